@@ -1,0 +1,39 @@
+"""Base admin of objects that belong to one manager.
+
+Managers see and change only their own objects; the owner is set to the user on add
+and only superusers may pick another owner. Foreign keys to owned objects offer only
+the user's own choices.
+"""
+
+from django.contrib import admin
+
+
+class OwnedAdmin(admin.ModelAdmin):
+    owner_field = "owner"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).owned_by(request.user)
+
+    def get_exclude(self, request, obj=None):
+        exclude = list(super().get_exclude(request, obj) or ())
+        if not request.user.is_superuser:
+            exclude.append(self.owner_field)
+        return exclude
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        if request.user.is_superuser and self.owner_field not in filters:
+            filters.insert(0, self.owner_field)
+        return filters
+
+    def save_model(self, request, obj, form, change):
+        if not request.user.is_superuser or not getattr(obj, f"{self.owner_field}_id"):
+            if not change:
+                setattr(obj, self.owner_field, request.user)
+        super().save_model(request, obj, form, change)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        if hasattr(related.objects, "owned_by") and "queryset" not in kwargs:
+            kwargs["queryset"] = related.objects.owned_by(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -1,0 +1,65 @@
+"""System checks: misconfiguration is reported by `manage.py check`, not at request time.
+
+IDs: massmail.E001-E007 recipient sources, E010 encryption keys, W010 SITE_URL,
+W011 default unsubscribe page (a database check: `check --database default`).
+"""
+
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
+
+from .conf import conf
+from .recipients import check_sources
+
+
+@register()
+def recipient_sources_check(app_configs, **kwargs):
+    return [Error(msg, hint=hint, id=f"massmail.{code}") for msg, hint, code in check_sources()]
+
+
+@register(Tags.security, deploy=False)
+def encryption_keys_check(app_configs, **kwargs):
+    from . import crypto
+
+    if not conf.ENCRYPTION_KEYS:
+        if settings.DEBUG:
+            return []
+        return [Error('MASSMAIL["ENCRYPTION_KEYS"] is empty.',
+                      hint="Generate a key with `python -c 'from cryptography.fernet import "
+                           "Fernet; print(Fernet.generate_key().decode())'` and list it.",
+                      id="massmail.E010")]
+    try:
+        crypto._fernet()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="massmail.E010")]
+    return []
+
+
+@register(Tags.security)
+def site_url_check(app_configs, **kwargs):
+    if settings.DEBUG or urlparse(conf.SITE_URL).scheme == "https":
+        return []
+    return [Warning(f'MASSMAIL["SITE_URL"] is {conf.SITE_URL!r}, not https.',
+                    hint="Unsubscribe links and List-Unsubscribe headers are built from it; "
+                         "mail providers expect https.", id="massmail.W010")]
+
+
+@register(Tags.database)
+def unsubscribe_page_check(app_configs, databases=None, **kwargs):
+    from django.db import DatabaseError
+
+    from .models import MassmailSettings
+
+    if not databases:
+        return []
+    try:
+        url = MassmailSettings.objects.values_list("unsubscribe_url", flat=True).first()
+    except DatabaseError:
+        return []
+    if url in (None, MassmailSettings.DEFAULT_UNSUBSCRIBE_URL):
+        return [Warning("The page shown after unsubscribing is still the default "
+                        f"{MassmailSettings.DEFAULT_UNSUBSCRIBE_URL}.",
+                        hint="Set it in the admin under Massmail Settings.", id="massmail.W011")]
+    return []

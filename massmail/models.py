@@ -1,0 +1,393 @@
+"""massmail's tables. The host CRM's schema is never changed: per-record state lives in
+Recipient, and every address of a mailing is one Delivery row (the outbox and the log).
+"""
+
+import datetime
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .addresses import normalise_email
+from .conf import conf
+from .crypto import EncryptedTextField
+
+
+class OwnedQuerySet(models.QuerySet):
+    def owned_by(self, user):
+        """What ``user`` may see: everything for a superuser, else their own objects."""
+        if user.is_superuser:
+            return self
+        return self.filter(owner=user)
+
+
+class EmailAccount(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="massmail_accounts",
+        verbose_name=_("owner"),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    from_email = models.EmailField(_("from address"))
+    smtp_host = models.CharField(_("SMTP host"), max_length=255)
+    smtp_port = models.PositiveIntegerField(_("SMTP port"), default=587)
+    smtp_user = models.CharField(_("SMTP user"), max_length=255, blank=True)
+    password = EncryptedTextField(_("SMTP password"), blank=True)
+    use_tls = models.BooleanField(_("use STARTTLS"), default=True)
+    use_ssl = models.BooleanField(_("use implicit TLS"), default=False)
+    main = models.BooleanField(
+        _("main account"), default=False,
+        help_text=_("The manager's main business mailbox: mailings send only to VIP "
+                    "recipients through it."),
+    )
+    massmail = models.BooleanField(
+        _("use for mailings"), default=True,
+        help_text=_("Mailings may send through this account."),
+    )
+    daily_limit = models.PositiveIntegerField(
+        _("daily limit"), null=True, blank=True,
+        help_text=_("Emails in any 24 hours. Empty: the Massmail Settings value."),
+    )
+    hourly_limit = models.PositiveIntegerField(_("hourly limit"), null=True, blank=True)
+    minute_limit = models.PositiveIntegerField(_("per-minute limit"), null=True, blank=True)
+    disabled_reason = models.TextField(_("disabled because"), blank=True)
+    disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True)
+    paused_until = models.DateTimeField(
+        _("paused until"), null=True, blank=True,
+        help_text=_("Set when the provider reports a sending quota."),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("email account")
+        verbose_name_plural = _("email accounts")
+        ordering = ["owner_id", "-main", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner"], condition=Q(main=True), name="massmail_one_main_account_per_owner"
+            ),
+            models.CheckConstraint(
+                condition=~(Q(use_tls=True) & Q(use_ssl=True)),
+                name="massmail_account_tls_or_ssl",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} <{self.from_email}>"
+
+    @property
+    def is_disabled(self):
+        return self.disabled_at is not None
+
+    def effective_daily_limit(self, settings_obj=None):
+        if self.daily_limit is not None:
+            return self.daily_limit
+        return (settings_obj or MassmailSettings.load()).emails_per_day
+
+
+class Signature(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="massmail_signatures",
+        verbose_name=_("owner"),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    content = models.TextField(_("content"), help_text=_("HTML"))
+    default = models.BooleanField(_("default"), default=False)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("signature")
+        verbose_name_plural = _("signatures")
+        ordering = ["owner_id", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner"], condition=Q(default=True),
+                name="massmail_one_default_signature_per_owner",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Message(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="massmail_messages",
+        verbose_name=_("owner"),
+    )
+    subject = models.CharField(_("subject"), max_length=255)
+    content = models.TextField(
+        _("content"), help_text=_("HTML with merge fields such as {{ first_name }}; it must "
+                                  "contain {{ unsubscribe_url }}."),
+    )
+    signature = models.ForeignKey(
+        Signature, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("signature"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("email message")
+        verbose_name_plural = _("email messages")
+        ordering = ["-updated_at"]
+
+    def __str__(self):
+        return self.subject
+
+
+def attachment_path(instance, filename):
+    return f"massmail/attachments/{instance.message_id}/{filename}"
+
+
+class Attachment(models.Model):
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("message"),
+    )
+    file = models.FileField(_("file"), upload_to=attachment_path)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self):
+        return self.file.name.rpartition("/")[2]
+
+
+class Mailing(models.Model):
+    class Status(models.TextChoices):
+        PAUSED = "paused", _("paused")
+        ACTIVE = "active", _("active")
+        INTERRUPTED = "interrupted", _("interrupted")
+        DONE = "done", _("done")
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="massmail_mailings",
+        verbose_name=_("owner"),
+    )
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    message = models.ForeignKey(Message, on_delete=models.PROTECT, verbose_name=_("message"))
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.PAUSED, db_index=True,
+    )
+    start_at = models.DateTimeField(
+        _("start at"), null=True, blank=True, help_text=_("Not before this time."),
+    )
+    excluded = models.JSONField(
+        _("excluded at creation"), default=dict, blank=True,
+        help_text=_("Records left out when the mailing was created, counted by reason."),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("mailing")
+        verbose_name_plural = _("mailings")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.name or f"{self.message} ({self.created_at:%Y-%m-%d})"
+
+
+class Recipient(models.Model):
+    """massmail's state of one host CRM record: VIP flag and sticky sending account."""
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    object_id = models.PositiveBigIntegerField()
+    record = GenericForeignKey("content_type", "object_id")
+    vip = models.BooleanField(_("VIP"), default=False)
+    account = models.ForeignKey(
+        EmailAccount, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("sending account"),
+        help_text=_("Every mailing reaches this recipient from the same account."),
+    )
+
+    class Meta:
+        verbose_name = _("recipient")
+        verbose_name_plural = _("recipients")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["content_type", "object_id"], name="massmail_one_recipient_per_record"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.content_type.model} #{self.object_id}"
+
+
+class Delivery(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        CLAIMED = "claimed", _("claimed")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+        SKIPPED = "skipped", _("skipped")
+        UNKNOWN = "unknown", _("unknown")
+
+    class SkipReason(models.TextChoices):
+        UNSUBSCRIBED = "unsubscribed", _("unsubscribed")
+        SUPPRESSED = "suppressed", _("suppressed")
+        HOST_UNSUBSCRIBED = "host_unsubscribed", _("not subscribed in the CRM")
+        NOT_ELIGIBLE = "not_eligible", _("not eligible")
+        RECORD_DELETED = "record_deleted", _("record deleted")
+        OWNER_CHANGED = "owner_changed", _("owner changed")
+        INVALID_ADDRESS = "invalid_address", _("invalid address")
+
+    mailing = models.ForeignKey(
+        Mailing, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("mailing"),
+    )
+    recipient = models.ForeignKey(
+        Recipient, on_delete=models.PROTECT, related_name="deliveries",
+        verbose_name=_("recipient"),
+    )
+    email = models.EmailField(_("email"), max_length=254)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING,
+    )
+    account = models.ForeignKey(
+        EmailAccount, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries",
+        verbose_name=_("account"),
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
+    lease_owner = models.CharField(_("claimed by"), max_length=64, blank=True)
+    message_id = models.CharField(_("Message-ID"), max_length=255, blank=True)
+    attempted_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    smtp_code = models.PositiveSmallIntegerField(_("SMTP code"), null=True, blank=True)
+    smtp_reply = models.TextField(_("SMTP reply or error"), blank=True)
+    skip_reason = models.CharField(
+        _("skip reason"), max_length=20, choices=SkipReason.choices, blank=True,
+    )
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["mailing", "email"], name="massmail_one_delivery_per_address"),
+        ]
+        indexes = [
+            # Claiming: pending rows of a mailing, per account.
+            models.Index(fields=["mailing", "status", "account"], name="massmail_claim_idx"),
+            # Limits: an account's attempts in a rolling window.
+            models.Index(fields=["account", "attempted_at"], name="massmail_account_window_idx"),
+            # Lease recovery and sendability across mailings.
+            models.Index(fields=["status", "lease_until"], name="massmail_lease_idx"),
+            models.Index(fields=["email"], name="massmail_delivery_email_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.email} ({self.get_status_display()})"
+
+    def save(self, *args, **kwargs):
+        self.email = normalise_email(self.email)
+        super().save(*args, **kwargs)
+
+
+class Suppression(models.Model):
+    class Reason(models.TextChoices):
+        UNSUBSCRIBED = "unsubscribed", _("unsubscribed")
+        BOUNCED = "bounced", _("bounced")
+        COMPLAINED = "complained", _("complained")
+        MANUAL = "manual", _("added manually")
+
+    class Channel(models.TextChoices):
+        PAGE = "page", _("unsubscribe page")
+        ONE_CLICK = "one_click", _("one-click (mail client)")
+        SMTP = "smtp", _("SMTP reply")
+        ADMIN = "admin", _("admin")
+
+    email = models.EmailField(_("email"), max_length=254, unique=True)
+    reason = models.CharField(_("reason"), max_length=12, choices=Reason.choices)
+    channel = models.CharField(_("source"), max_length=10, choices=Channel.choices, blank=True)
+    mailing = models.ForeignKey(
+        Mailing, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("from mailing"),
+    )
+    note = models.TextField(_("note"), blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("suppressed address")
+        verbose_name_plural = _("suppressed addresses")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.email} ({self.get_reason_display()})"
+
+    def save(self, *args, **kwargs):
+        self.email = normalise_email(self.email)
+        super().save(*args, **kwargs)
+
+
+def default_business_days():
+    return [0, 1, 2, 3]  # Monday to Thursday
+
+
+def default_emails_per_day():
+    return conf.EMAILS_PER_DAY
+
+
+def default_time_zone():
+    return settings.TIME_ZONE
+
+
+class MassmailSettings(models.Model):
+    """The one row of installation-wide settings, edited by superusers."""
+
+    WEEKDAYS = [
+        (0, _("Monday")), (1, _("Tuesday")), (2, _("Wednesday")), (3, _("Thursday")),
+        (4, _("Friday")), (5, _("Saturday")), (6, _("Sunday")),
+    ]
+    DEFAULT_UNSUBSCRIBE_URL = "https://example.com/unsubscribed/"
+
+    emails_per_day = models.PositiveIntegerField(
+        _("emails per day per account"), default=default_emails_per_day,
+        help_text=_("Daily limit of an account that has none of its own."),
+    )
+    use_business_time = models.BooleanField(_("send only in working hours"), default=True)
+    business_time_start = models.TimeField(_("working hours start"), default=datetime.time(8, 30))
+    business_time_end = models.TimeField(_("working hours end"), default=datetime.time(17, 30))
+    business_days = models.JSONField(
+        _("working days"), default=default_business_days,
+        help_text=_("Weekdays on which mailings send, 0 = Monday."),
+    )
+    time_zone = models.CharField(_("time zone"), max_length=64, default=default_time_zone)
+    unsubscribe_url = models.URLField(
+        _("page after unsubscribing"), default=DEFAULT_UNSUBSCRIBE_URL,
+        help_text=_("Your own page telling the recipient they have been unsubscribed."),
+    )
+    postal_address = models.TextField(
+        _("postal address"), blank=True,
+        help_text=_("Your company's postal address, available as {{ postal_address }}."),
+    )
+
+    class Meta:
+        verbose_name = _("Massmail Settings")
+        verbose_name_plural = _("Massmail Settings")
+
+    def __str__(self):
+        return str(_("Massmail Settings"))
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def load(cls):
+        obj, _created = cls.objects.get_or_create(pk=1)
+        return obj

@@ -1,0 +1,7 @@
+"""Signals a host CRM can connect to."""
+
+from django.dispatch import Signal
+
+# Sent after an address was unsubscribed, with ``email``, ``mailing`` (or None),
+# ``channel`` ("page" or "one_click") and ``records`` (host records whose flag was cleared).
+unsubscribed = Signal()

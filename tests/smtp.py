@@ -1,0 +1,109 @@
+"""A real SMTP server for tests (aiosmtpd on a free 127.0.0.1 port).
+
+It records what it accepts and can be told to answer like a provider would: a reply
+per recipient (421, 451, 550, 552 quota text...), a password that AUTH accepts, or a
+dropped connection after a number of messages.
+"""
+
+import email
+import email.policy
+import socket
+import threading
+from dataclasses import dataclass, field
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list
+    data: bytes
+
+    @property
+    def message(self):
+        return email.message_from_bytes(self.data, policy=email.policy.default)
+
+
+@dataclass
+class Handler:
+    messages: list = field(default_factory=list)
+    # address -> list of replies used one per RCPT attempt ("451 4.7.1 Try later");
+    # when the list is empty the address is accepted.
+    rcpt_replies: dict = field(default_factory=dict)
+    # Close the connection instead of accepting message number N+1 (None: never).
+    drop_after: int | None = None
+    connections: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        with self.lock:
+            self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            replies = self.rcpt_replies.get(address)
+            reply = replies.pop(0) if replies else None
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            if self.drop_after is not None and len(self.messages) >= self.drop_after:
+                self.drop_after = None
+                server.transport.close()
+                return "421 4.3.2 Connection dropped by test"
+            self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
+                                          envelope.original_content))
+        return "250 2.0.0 Message accepted"
+
+    def recipients(self):
+        """Every accepted recipient address, in order (one entry per RCPT)."""
+        return [rcpt for msg in self.messages for rcpt in msg.rcpt_tos]
+
+
+class Authenticator:
+    """Accepts any login when ``password`` is None, else only that password."""
+
+    def __init__(self):
+        self.password = None
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        ok = self.password is None or auth_data.password.decode() == self.password
+        return AuthResult(success=ok)
+
+
+class SMTPServer:
+    def __init__(self):
+        self.handler = Handler()
+        self.authenticator = Authenticator()
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.controller = Controller(
+            self.handler, hostname=self.host, port=self.port,
+            authenticator=self.authenticator, auth_require_tls=False, auth_required=False,
+        )
+
+    def start(self):
+        self.controller.start()
+        return self
+
+    def stop(self):
+        self.controller.stop()
+
+    @property
+    def messages(self):
+        return self.handler.messages
