@@ -57,8 +57,10 @@ class EmailAccount(models.Model):
     disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True)
     paused_until = models.DateTimeField(
         _("paused until"), null=True, blank=True,
-        help_text=_("Set when the provider reports a sending quota."),
+        help_text=_("Set when the provider reports a sending quota or the server is unreachable."),
     )
+    last_error = models.TextField(_("last error"), blank=True)
+    last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     objects = OwnedQuerySet.as_manager()
