@@ -60,6 +60,9 @@ class EmailAccount(models.Model):
         help_text=_("Set when the provider reports a sending quota or the server is unreachable."),
     )
     last_error = models.TextField(_("last error"), blank=True)
+    # One batch at a time per account: one SMTP connection to the provider, in order.
+    batch_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    batch_lease_owner = models.CharField(max_length=64, blank=True, editable=False)
     last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 

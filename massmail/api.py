@@ -1,0 +1,128 @@
+"""The public Python API of massmail; the admin and the demo use it too.
+
+    mailing = create_mailing(owner=user, message=msg, recipients=[Contact.objects.filter(...)])
+    activate(mailing)          # checks the accounts, then sending starts within seconds
+    why_not_sending(mailing)   # list of human-readable reasons, [] when it is sending
+"""
+
+from collections import Counter
+from itertools import islice
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+
+from .audience import Exclusion, candidates, record_exclusion, suppression_reasons
+from .models import Delivery, Mailing, Message, Recipient
+from .recipients import source_for_model
+from .sending.control import activate, interrupt, pause
+from .sending.status import why_not_sending
+
+__all__ = ["create_mailing", "count_recipients", "activate", "pause", "interrupt",
+           "why_not_sending"]
+
+CHUNK_SIZE = 1000
+
+
+def create_mailing(*, owner, message, recipients, name="", skip_already_received=False):
+    """Create a paused mailing of ``message`` to the records of the querysets in ``recipients``.
+
+    Records are streamed and written in chunks, so a list of 100,000+ records never sits
+    in memory. Left-out records are counted by reason in ``mailing.excluded``; the
+    database's unique (mailing, email) constraint decides duplicates, so an address on a
+    Contact, its Company and a Lead gets one row.
+    """
+    if message.owner_id != owner.pk:
+        raise PermissionDenied("The message belongs to another manager.")
+    with transaction.atomic():
+        mailing = Mailing.objects.create(owner=owner, message=message, name=name)
+        excluded = Counter()
+        for queryset in recipients:
+            _add_queryset(mailing, queryset, excluded, skip_already_received)
+        mailing.excluded = dict(excluded)
+        mailing.save(update_fields=["excluded"])
+    return mailing
+
+
+class _DryRun(Exception):
+    pass
+
+
+def count_recipients(*, owner, recipients, message=None, skip_already_received=False):
+    """(number that would be mailed, exclusions by reason) without creating anything.
+
+    Runs create_mailing itself inside a transaction that is rolled back, so the counts
+    are exactly what creating the mailing would give.
+    """
+    result = {}
+    try:
+        with transaction.atomic():
+            if message is None:
+                message = Message.objects.create(owner=owner, subject="-", content="-")
+            mailing = create_mailing(owner=owner, message=message, recipients=recipients,
+                                     skip_already_received=skip_already_received)
+            result["count"] = mailing.deliveries.count()
+            result["excluded"] = mailing.excluded
+            raise _DryRun
+    except _DryRun:
+        pass
+    return result["count"], result["excluded"]
+
+
+def _chunks(iterable, size):
+    iterator = iter(iterable)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _add_queryset(mailing, queryset, excluded, skip_already_received):
+    source = source_for_model(queryset.model)
+    content_type = ContentType.objects.get_for_model(queryset.model)
+    added = mailing.deliveries.count()
+    for chunk in _chunks(candidates(source, queryset), CHUNK_SIZE):
+        accepted = []
+        for candidate in chunk:
+            reason = record_exclusion(candidate, mailing.owner_id)
+            if reason:
+                excluded[reason] += 1
+            else:
+                accepted.append(candidate)
+        blocked = suppression_reasons(c.email for c in accepted)
+        if skip_already_received:
+            blocked.update(dict.fromkeys(
+                _already_received(mailing, [c.email for c in accepted]), Exclusion.ALREADY_RECEIVED
+            ))
+        for candidate in [c for c in accepted if c.email in blocked]:
+            excluded[blocked[candidate.email]] += 1
+        accepted = [c for c in accepted if c.email not in blocked]
+        recipient_ids = _recipient_ids(content_type, [c.object_id for c in accepted])
+        Delivery.objects.bulk_create(
+            [Delivery(mailing=mailing, recipient_id=recipient_ids[c.object_id], email=c.email)
+             for c in accepted],
+            ignore_conflicts=True,
+        )
+        now_added = mailing.deliveries.count()
+        duplicates = len(accepted) - (now_added - added)
+        if duplicates:
+            excluded[Exclusion.DUPLICATE] += duplicates
+        added = now_added
+
+
+def _recipient_ids(content_type, object_ids):
+    """{object_id: Recipient id}, creating the missing Recipient rows in one statement."""
+    Recipient.objects.bulk_create(
+        [Recipient(content_type=content_type, object_id=pk) for pk in object_ids],
+        ignore_conflicts=True,
+    )
+    return dict(
+        Recipient.objects.filter(content_type=content_type, object_id__in=object_ids)
+        .values_list("object_id", "id")
+    )
+
+
+def _already_received(mailing, emails):
+    return set(
+        Delivery.objects.filter(
+            mailing__message_id=mailing.message_id, status=Delivery.Status.SENT, email__in=emails,
+        ).exclude(mailing=mailing).values_list("email", flat=True)
+    )

@@ -1,0 +1,96 @@
+"""Who a mailing may reach: the rules shared by mailing creation and by every send.
+
+The same source-level facts decide at creation (for a whole queryset, streamed in
+chunks) and at send time (for the records of one batch): the record still exists, is
+owned by the mailing's owner, is eligible by its source, is subscribed in the host CRM,
+has a valid address, and the address is not suppressed.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef
+from django.utils.translation import gettext_lazy as _
+
+from .addresses import is_valid_email, normalise_email
+from .models import Suppression
+
+
+class Exclusion:
+    """Reasons a record is left out, as stored in Mailing.excluded and Delivery.skip_reason."""
+
+    NOT_OWNER = "not_owner"
+    NO_ADDRESS = "no_address"
+    INVALID_ADDRESS = "invalid_address"
+    NOT_ELIGIBLE = "not_eligible"
+    HOST_UNSUBSCRIBED = "host_unsubscribed"
+    UNSUBSCRIBED = "unsubscribed"
+    SUPPRESSED = "suppressed"
+    ALREADY_RECEIVED = "already_received"
+    DUPLICATE = "duplicate"
+
+    LABELS = {
+        NOT_OWNER: _("owned by another manager"),
+        NO_ADDRESS: _("no email address"),
+        INVALID_ADDRESS: _("invalid email address"),
+        NOT_ELIGIBLE: _("not eligible"),
+        HOST_UNSUBSCRIBED: _("not subscribed in the CRM"),
+        UNSUBSCRIBED: _("unsubscribed"),
+        SUPPRESSED: _("suppressed (bounced, complained or blocked)"),
+        ALREADY_RECEIVED: _("already received this message"),
+        DUPLICATE: _("duplicate address"),
+    }
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The facts about one host record that the rules need, without the record itself."""
+
+    object_id: int
+    email: str
+    owner_id: int | None
+    subscribed: bool
+    eligible: bool
+
+
+def candidates(source, queryset, chunk_size=2000):
+    """Stream ``queryset``'s records as Candidates, one query, never all in memory."""
+    model = source.get_model()
+    eligible = source.eligible(model._default_manager.all()).filter(pk=OuterRef("pk"))
+    fields = ["pk", source.email_field, f"{source.owner_field}_id", "_massmail_eligible"]
+    if source.subscribed_field:
+        fields.append(source.subscribed_field)
+    rows = (
+        queryset.order_by()
+        .annotate(_massmail_eligible=Exists(eligible))
+        .values_list(*fields)
+        .iterator(chunk_size=chunk_size)
+    )
+    for row in rows:
+        subscribed = bool(row[4]) if source.subscribed_field else True
+        yield Candidate(row[0], normalise_email(row[1]), row[2], subscribed, row[3])
+
+
+def record_exclusion(candidate, owner_id):
+    """The reason this record is excluded before any address lookup, or None."""
+    if candidate.owner_id != owner_id:
+        return Exclusion.NOT_OWNER
+    if not candidate.email:
+        return Exclusion.NO_ADDRESS
+    if not is_valid_email(candidate.email):
+        return Exclusion.INVALID_ADDRESS
+    if not candidate.eligible:
+        return Exclusion.NOT_ELIGIBLE
+    if not candidate.subscribed:
+        return Exclusion.HOST_UNSUBSCRIBED
+    return None
+
+
+def suppression_reasons(emails: Iterable[str]):
+    """{normalised email: Exclusion reason} for the suppressed ones among ``emails``."""
+    rows = Suppression.objects.filter(email__in=set(emails)).values_list("email", "reason")
+    return {
+        email: Exclusion.UNSUBSCRIBED if reason == Suppression.Reason.UNSUBSCRIBED
+        else Exclusion.SUPPRESSED
+        for email, reason in rows
+    }

@@ -1,0 +1,95 @@
+"""Status changes of a mailing, always through the engine's checks."""
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from ..conf import conf
+from ..models import Delivery, Mailing, MassmailSettings
+from . import notify
+from .routing import split, usable_accounts
+
+OPEN_STATUSES = (Delivery.Status.PENDING, Delivery.Status.CLAIMED, Delivery.Status.SENDING)
+
+
+class ActivationError(Exception):
+    """The mailing cannot be activated; the message says what to do."""
+
+
+def activation_warnings(mailing):
+    """Refuse (ActivationError) or return the warnings of activating ``mailing`` now."""
+    if mailing.status == Mailing.Status.DONE:
+        raise ActivationError(_("This mailing has finished; create a new one."))
+    main, others = split(usable_accounts(mailing.owner_id))
+    if not main and not others:
+        raise ActivationError(_(
+            "You have no usable email account for mailings. Ask an administrator to add one "
+            "(or to re-enable a disabled one), then activate again."))
+    warnings = []
+    if not others:
+        waiting = mailing.deliveries.filter(status=Delivery.Status.PENDING,
+                                            recipient__vip=False).count()
+        if waiting:
+            warnings.append(ngettext(
+                "Only your main account is usable, and it sends to VIP recipients only: "
+                "%(count)d non-VIP recipient will wait until another account is added.",
+                "Only your main account is usable, and it sends to VIP recipients only: "
+                "%(count)d non-VIP recipients will wait until another account is added.",
+                waiting) % {"count": waiting})
+    if MassmailSettings.load().unsubscribe_url == MassmailSettings.DEFAULT_UNSUBSCRIBE_URL:
+        warnings.append(_(
+            "The page shown after unsubscribing is still the default example.com page; "
+            "a superuser should set it in Massmail Settings."))
+    return warnings
+
+
+def activate(mailing):
+    """Make ``mailing`` active and trigger a dispatch; returns the warnings."""
+    warnings = activation_warnings(mailing)
+    Mailing.objects.filter(pk=mailing.pk).update(status=Mailing.Status.ACTIVE,
+                                                 updated_at=timezone.now())
+    mailing.status = Mailing.Status.ACTIVE
+    if conf.DISPATCH_ON_ACTIVATE:
+        from .. import tasks
+
+        transaction.on_commit(tasks.dispatch.delay)
+    return warnings
+
+
+def pause(mailing):
+    _set_status(mailing, Mailing.Status.PAUSED, [Mailing.Status.ACTIVE])
+
+
+def interrupt(mailing, reason=""):
+    _set_status(mailing, Mailing.Status.INTERRUPTED,
+                [Mailing.Status.ACTIVE, Mailing.Status.PAUSED])
+    if reason:
+        notify.mailing_interrupted(mailing, reason)
+
+
+def _set_status(mailing, status, allowed_from):
+    changed = Mailing.objects.filter(pk=mailing.pk, status__in=allowed_from).update(
+        status=status, updated_at=timezone.now())
+    if changed:
+        mailing.status = status
+    return changed
+
+
+def counts(mailing):
+    """Deliveries of ``mailing`` by status, every status present (0 when none)."""
+    aggregates = {status: Count("id", filter=Q(status=status)) for status in Delivery.Status.values}
+    return mailing.deliveries.aggregate(total=Count("id"), **aggregates)
+
+
+def complete_if_finished(mailing):
+    """Mark an active mailing done when nothing is left to send; notify once."""
+    if mailing.deliveries.filter(status__in=OPEN_STATUSES).exists():
+        return False
+    done = Mailing.objects.filter(pk=mailing.pk, status=Mailing.Status.ACTIVE).update(
+        status=Mailing.Status.DONE, finished_at=timezone.now())
+    if done:
+        mailing.status = Mailing.Status.DONE
+        notify.mailing_done(mailing, counts(mailing))
+    return bool(done)

@@ -1,0 +1,152 @@
+"""One SMTP connection per batch, with smtplib, and what an SMTP reply means for us.
+
+Not Django's mail backends: we need the raw reply of every transaction, implicit TLS or
+STARTTLS per account, and a connection we reopen ourselves after a drop.
+"""
+
+import re
+import smtplib
+import ssl
+from dataclasses import dataclass
+
+from ..conf import conf
+
+# Replies that say the account hit a provider quota, not that the recipient is bad.
+QUOTA_PATTERN = re.compile(
+    r"quota|rate limit|too many (messages|emails|recipients)|sending limit|daily limit|"
+    r"limit exceeded|exceeded .*limit|4\.7\.28|5\.4\.5",
+    re.IGNORECASE,
+)
+# Permanent replies that say the mailbox does not exist.
+NO_SUCH_USER_PATTERN = re.compile(
+    r"5\.1\.1|5\.1\.10|user unknown|unknown user|no such user|does not exist|"
+    r"mailbox unavailable|recipient not found|invalid recipient|address rejected",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Outcome:
+    """How one send ended. ``kind`` is one of the constants below."""
+
+    kind: str
+    code: int | None
+    reply: str
+
+    SENT = "sent"
+    TEMPORARY = "temporary"  # 4xx or dropped connection: retry later
+    PERMANENT = "permanent"  # 5xx for this recipient
+    BOUNCED = "bounced"  # 5xx, the mailbox does not exist: also suppress
+    QUOTA = "quota"  # the account hit a provider quota: pause the account
+
+
+class AccountError(Exception):
+    """The account cannot send at all right now (server down, TLS or login refused)."""
+
+    def __init__(self, message, *, authentication=False):
+        super().__init__(message)
+        self.authentication = authentication
+
+
+def classify(code, reply):
+    text = reply if isinstance(reply, str) else reply.decode("utf-8", "replace")
+    if code is None:
+        return Outcome(Outcome.TEMPORARY, None, text)
+    if 200 <= code < 300:
+        return Outcome(Outcome.SENT, code, text)
+    if QUOTA_PATTERN.search(text):
+        return Outcome(Outcome.QUOTA, code, text)
+    if 400 <= code < 500:
+        return Outcome(Outcome.TEMPORARY, code, text)
+    if NO_SUCH_USER_PATTERN.search(text) and code in (550, 551, 553):
+        return Outcome(Outcome.BOUNCED, code, text)
+    return Outcome(Outcome.PERMANENT, code, text)
+
+
+class Connection:
+    """A lazily opened SMTP session of one account, reopened after a drop."""
+
+    def __init__(self, account, timeout=None):
+        self.account = account
+        self.timeout = timeout or conf.SMTP_TIMEOUT
+        self.smtp = None
+
+    def open(self):
+        account = self.account
+        context = ssl.create_default_context()
+        try:
+            if account.use_ssl:
+                smtp = smtplib.SMTP_SSL(account.smtp_host, account.smtp_port,
+                                        timeout=self.timeout, context=context)
+            else:
+                smtp = smtplib.SMTP(account.smtp_host, account.smtp_port, timeout=self.timeout)
+            smtp.ehlo()
+            if account.use_tls:
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if account.smtp_user:
+                smtp.login(account.smtp_user, account.password)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise AccountError(
+                f"The server refused the login: {exc.smtp_code} {_text(exc.smtp_error)}",
+                authentication=True,
+            ) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            raise AccountError(f"The server does not support this: {exc}") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise AccountError(
+                f"Cannot connect to {account.smtp_host}:{account.smtp_port}: {exc}"
+            ) from exc
+        self.smtp = smtp
+
+    def send(self, from_email, to_email, data):
+        """Send one message; always returns an Outcome (a dropped connection included).
+
+        MAIL, RCPT and DATA are issued one by one, like smtplib.sendmail does, so that
+        the server's exact reply to the step that decided is kept.
+        """
+        if self.smtp is None:
+            self.open()
+        smtp = self.smtp
+        try:
+            code, reply = smtp.mail(from_email)
+            if code == 250:
+                code, reply = smtp.rcpt(to_email)
+                if code in (250, 251):
+                    code, reply = smtp.data(data)
+            if code == 421:
+                self.close()
+            elif code != 250:
+                smtp.rset()
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self.close()
+            return Outcome(Outcome.TEMPORARY, None, f"Connection lost: {exc}")
+        return classify(code, reply)
+
+    def close(self):
+        if self.smtp is None:
+            return
+        smtp, self.smtp = self.smtp, None
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def _text(value):
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def test_connection(account):
+    """Connect and authenticate; returns a message saying exactly what happened."""
+    connection = Connection(account, timeout=15)
+    connection.open()
+    reply = connection.smtp.noop()
+    connection.close()
+    return f"Connected and authenticated: {reply[0]} {_text(reply[1])}"

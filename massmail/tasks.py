@@ -1,0 +1,27 @@
+"""Celery tasks: thin wrappers over massmail.sending.
+
+Both are acks_late (a lost worker's message is redelivered; claims make a redelivered
+batch harmless). Run workers with --prefetch-multiplier=1; a batch stops after
+MASSMAIL["BATCH_MAX_SECONDS"], far inside the broker's visibility timeout, and enqueues
+its own continuation when work is left.
+"""
+
+from celery import shared_task
+
+from .conf import conf
+from .sending.batch import send_batch as run_batch
+from .sending.dispatch import dispatch as plan
+
+
+@shared_task(name="massmail.tasks.dispatch", acks_late=True, ignore_result=True)
+def dispatch():
+    for mailing_id, account_id in plan():
+        send_batch.apply_async((mailing_id, account_id), queue=conf.CELERY_QUEUE)
+
+
+@shared_task(name="massmail.tasks.send_batch", acks_late=True, ignore_result=True)
+def send_batch(mailing_id, account_id):
+    result = run_batch(mailing_id, account_id)
+    if result.more:
+        send_batch.apply_async((mailing_id, account_id), queue=conf.CELERY_QUEUE)
+    return dict(result.counts)
