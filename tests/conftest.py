@@ -35,3 +35,26 @@ def smtp_server():
     server = SMTPServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def always_open(db):
+    """Massmail Settings with working hours off, so tests can send at any time."""
+    from massmail.models import MassmailSettings
+
+    settings = MassmailSettings.load()
+    settings.use_business_time = False
+    settings.save()
+    return settings
+
+
+@pytest.fixture
+def account_on(smtp_server):
+    """Factory of accounts that send through the test SMTP server."""
+    from .factories import EmailAccountFactory
+
+    def make(owner, **fields):
+        return EmailAccountFactory(owner=owner, smtp_host=smtp_server.host,
+                                   smtp_port=smtp_server.port, **fields)
+
+    return make

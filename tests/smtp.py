@@ -40,6 +40,8 @@ class Handler:
     rcpt_replies: dict = field(default_factory=dict)
     # Close the connection instead of accepting message number N+1 (None: never).
     drop_after: int | None = None
+    # Called after each accepted message (tests move time forward with it).
+    on_message: object = None
     connections: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -66,6 +68,8 @@ class Handler:
                 return "421 4.3.2 Connection dropped by test"
             self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
                                           envelope.original_content))
+        if self.on_message:
+            self.on_message()
         return "250 2.0.0 Message accepted"
 
     def recipients(self):
@@ -83,7 +87,7 @@ class Authenticator:
         if not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
         ok = self.password is None or auth_data.password.decode() == self.password
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)
 
 
 class SMTPServer:
@@ -95,6 +99,8 @@ class SMTPServer:
         self.controller = Controller(
             self.handler, hostname=self.host, port=self.port,
             authenticator=self.authenticator, auth_require_tls=False, auth_required=False,
+            # smtplib falls back from a refused PLAIN to LOGIN, which aiosmtpd leaves hanging.
+            auth_exclude_mechanism=["LOGIN"],
         )
 
     def start(self):

@@ -11,6 +11,8 @@ mailing, so planning costs the same for 10 or 100,000 recipients. Rows that no u
 account may send wait with their account unset (or stale) and are not claimed.
 """
 
+from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
@@ -37,7 +39,18 @@ def split(accounts):
 
 
 def route(mailing, accounts):
-    """Assign an account to every pending delivery of ``mailing`` that needs one."""
+    """Assign an account to every pending delivery of ``mailing`` that needs one.
+
+    One routing at a time per owner: concurrent dispatchers would otherwise update the
+    same Recipient rows (shared by the owner's mailings) in different orders.
+    """
+    with transaction.atomic():
+        list(get_user_model()._default_manager.select_for_update()
+             .filter(pk=mailing.owner_id).values_list("pk"))
+        _route(mailing, accounts)
+
+
+def _route(mailing, accounts):
     main, others = split(accounts)
     pending = Delivery.objects.filter(mailing=mailing, status=Delivery.Status.PENDING)
     vip = Q(recipient__vip=True)

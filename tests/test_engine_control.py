@@ -1,0 +1,79 @@
+"""Activation checks, status changes and the why-not-sending line."""
+
+import pytest
+
+from massmail import api
+from massmail.models import MassmailSettings
+from massmail.sending.control import ActivationError
+
+from .engine import contacts, send_all
+from .factories import MailingFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def mailing(always_open, account_on):
+    manager = UserFactory()
+    account_on(manager)
+    contacts(manager, 2)
+    from example_project.crm.models import Contact
+
+    from .factories import MessageFactory
+
+    return api.create_mailing(owner=manager, message=MessageFactory(owner=manager),
+                              recipients=[Contact.objects.filter(owner=manager)])
+
+
+def test_new_mailing_is_paused_and_says_so(mailing):
+    assert mailing.status == "paused"
+    assert api.why_not_sending(mailing) == [
+        "The mailing is paused: set it to Active to start sending."]
+
+
+def test_pause_stops_and_activate_resumes(smtp_server, mailing):
+    api.activate(mailing)
+    api.pause(mailing)
+    send_all()
+    assert smtp_server.messages == []
+    api.activate(mailing)
+    assert api.why_not_sending(mailing) == []
+    send_all()
+    assert len(smtp_server.messages) == 2
+    mailing.refresh_from_db()
+    assert api.why_not_sending(mailing) == ["The mailing has finished."]
+    with pytest.raises(ActivationError, match="finished"):
+        api.activate(mailing)
+
+
+def test_interrupted_mailing_sends_nothing(smtp_server, mailing):
+    api.activate(mailing)
+    api.interrupt(mailing)
+    send_all()
+    assert smtp_server.messages == []
+    assert api.why_not_sending(mailing) == ["The mailing was interrupted."]
+
+
+def test_activation_refused_without_usable_account(always_open):
+    manager = UserFactory()
+    mailing = MailingFactory(owner=manager)
+    with pytest.raises(ActivationError, match="no usable email account"):
+        api.activate(mailing)
+    mailing.refresh_from_db()
+    assert mailing.status == "paused"
+
+
+def test_activation_warns_about_the_default_unsubscribe_page(mailing):
+    warnings = api.activate(mailing)
+    assert any("unsubscribing is still the default" in w for w in warnings)
+    settings = MassmailSettings.load()
+    settings.unsubscribe_url = "https://shop.example/unsubscribed"
+    settings.save()
+    api.pause(mailing)
+    assert api.activate(mailing) == []
+
+
+def test_no_usable_account_is_explained(mailing, account_on):
+    api.activate(mailing)
+    mailing.owner.massmail_accounts.update(massmail=False)
+    assert api.why_not_sending(mailing) == ["No usable email account for mailings."]
