@@ -1,13 +1,100 @@
-from django.contrib import admin
+"""The suppression list: addresses that are never mailed again. Superusers only.
 
+Superusers list, search, add (manual entries) and remove entries and export them as
+CSV. Managers never see this list; they see whether their own recipients are
+suppressed, and why, on the recipient lists and on the delivery rows, through
+``suppression_reason`` below.
+"""
+
+import csv
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied
+from django.db.models import Subquery
+from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ..addresses import normalise_email
 from ..models import Suppression
+
+# CSV columns: stable identifiers rather than translated labels, so the file can be
+# imported elsewhere whatever the exporting user's language.
+CSV_HEADER = ("email", "reason", "channel", "mailing_id", "mailing_name", "note", "created_at")
+CSV_FIELDS = ("email", "reason", "channel", "mailing_id", "mailing__name", "note", "created_at")
+# A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def suppression_reason(email):
+    """Subquery: the Suppression reason of ``email`` (an expression yielding a
+    normalised address), or NULL. Annotating a list with it costs no query per row."""
+    return Subquery(Suppression.objects.filter(email=email).values("reason")[:1])
+
+
+def reason_label(value):
+    """The display label of a reason annotated by ``suppression_reason``."""
+    return Suppression.Reason(value).label if value else None
+
+
+class _Echo:
+    """A file for csv.writer that hands each line back instead of storing it."""
+
+    def write(self, value):
+        return value
+
+
+def _cell(value):
+    """A CSV cell: datetimes in ISO 8601, text defused against spreadsheet formulas."""
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def csv_response(queryset):
+    """Stream ``queryset`` as CSV: rows are fetched in chunks as the client reads, so a
+    list of millions of addresses never sits in memory."""
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(CSV_HEADER)
+        for row in queryset.values_list(*CSV_FIELDS).iterator(chunk_size=2000):
+            yield writer.writerow([_cell(value) for value in row])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    filename = f"suppressed-addresses-{timezone.localdate():%Y-%m-%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class SuppressionForm(forms.ModelForm):
+    class Meta:
+        model = Suppression
+        fields = ("email", "reason", "note")
+
+    def clean_email(self):
+        """Normalise before the uniqueness check, which would otherwise let a differently
+        cased domain through to an IntegrityError."""
+        return normalise_email(self.cleaned_data["email"])
 
 
 @admin.register(Suppression)
 class SuppressionAdmin(admin.ModelAdmin):
+    form = SuppressionForm
     list_display = ("email", "reason", "channel", "mailing", "created_at")
-    list_filter = ("reason", "channel")
-    search_fields = ("email",)
+    list_filter = ("reason", "channel", "created_at")
+    list_select_related = ("mailing",)
+    search_fields = ("email", "note")
+    actions = ["export_csv"]
+    # Lives beside the unsubscribe page templates: it only adds the "Export CSV" button.
+    change_list_template = "massmail/unsubscribe_suppression_change_list.html"
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_superuser
@@ -16,3 +103,50 @@ class SuppressionAdmin(admin.ModelAdmin):
         return request.user.is_active and request.user.is_superuser
 
     has_change_permission = has_add_permission = has_delete_permission = has_view_permission
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("email", "reason", "note")
+        return ("email", "reason", "channel", "mailing", "note", "created_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        # What happened stays as it happened; the reason and note may be corrected.
+        return () if obj is None else ("email", "channel", "mailing", "created_at")
+
+    def get_changeform_initial_data(self, request):
+        return {"reason": Suppression.Reason.MANUAL, **super().get_changeform_initial_data(request)}
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.channel = Suppression.Channel.ADMIN
+        super().save_model(request, obj, form, change)
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path("export/", self.admin_site.admin_view(self.export_view),
+                 name="{}_{}_export".format(*info)),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        url = reverse(f"{self.admin_site.name}:massmail_suppression_export")
+        if request.GET:
+            url += "?" + request.GET.urlencode()
+        return super().changelist_view(request, {"export_url": url, **(extra_context or {})})
+
+    def export_view(self, request):
+        """Every entry that the list shows with the same filters and search."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponseRedirect(
+                reverse(f"{self.admin_site.name}:massmail_suppression_changelist") + "?e=1"
+            )
+        return csv_response(changelist.queryset)
+
+    @admin.action(description=_("Export selected as CSV"))
+    def export_csv(self, request, queryset):
+        return csv_response(queryset)
