@@ -23,15 +23,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 demo: $(STAMP)
-	$(BIN)/python manage.py massmail_demo
+	rm -f var/demo.sqlite3
+	SQLITE_PATH=var/demo.sqlite3 DATABASE_URL= REDIS_URL= \
+	  EMAIL_BACKEND=django.core.mail.backends.locmem.EmailBackend $(BIN)/python manage.py massmail_demo
 
 run: $(STAMP)
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py massmail_run
+	DATABASE_URL= REDIS_URL= $(BIN)/python manage.py migrate --noinput
+	DATABASE_URL= REDIS_URL= $(BIN)/python manage.py massmail_run
 
 superuser: $(STAMP)
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py massmail_demo_users
+	DATABASE_URL= REDIS_URL= $(BIN)/python manage.py migrate --noinput
+	DATABASE_URL= REDIS_URL= $(BIN)/python manage.py massmail_demo_users
 
 clean:
 	rm -rf $(VENV) var

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "massmail",
     "example_project.crm",
+    "example_project.demo",
 ]
 
 MIDDLEWARE = [
@@ -87,7 +88,8 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("SQLITE_PATH", VAR_DIR / "db.sqlite3"),
-            "OPTIONS": {"timeout": 20},
+            # WAL lets the web process read while the engine writes (`make run`).
+            "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
         }
     }
 

@@ -7,6 +7,7 @@ dropped connection after a number of messages.
 
 import email
 import email.policy
+import logging
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+# aiosmtpd logs a deprecation warning on every successful login.
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 
 def free_port():
     with socket.socket() as sock:
