@@ -126,8 +126,9 @@ def check_sources():
             continue
         source = source_class()
         try:
+            # A source that sets no model at all fails with AttributeError (None.split).
             model = source.get_model()
-        except (LookupError, ValueError, TypeError):
+        except (LookupError, ValueError, TypeError, AttributeError):
             problems.append((f"Recipient source {path!r} names an unknown model {source.model!r}.",
                              "Set `model` to 'app_label.ModelName' of an installed app.", "E003"))
             continue

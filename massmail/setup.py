@@ -7,30 +7,38 @@ migrating again updates the schedule.
 from .conf import conf
 
 DISPATCH_TASK_NAME = "massmail: dispatch mailings"
+DISPATCH_TASK = "massmail.tasks.dispatch"
 
 
-def ensure_dispatch_schedule():
+def ensure_dispatch_schedule(using="default"):
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-    schedule, _ = IntervalSchedule.objects.get_or_create(
-        every=conf.DISPATCH_INTERVAL, period=IntervalSchedule.SECONDS
+    # django-celery-beat does not make intervals unique, and the host (or beat itself)
+    # may already hold several equal ones, so get_or_create could raise
+    # MultipleObjectsReturned: reuse the oldest instead.
+    intervals = IntervalSchedule.objects.using(using)
+    schedule = intervals.filter(every=conf.DISPATCH_INTERVAL, period=IntervalSchedule.SECONDS
+                                ).order_by("pk").first()
+    if schedule is None:
+        schedule = intervals.create(every=conf.DISPATCH_INTERVAL, period=IntervalSchedule.SECONDS)
+    task, created = PeriodicTask.objects.using(using).get_or_create(
+        name=DISPATCH_TASK_NAME, defaults={"task": DISPATCH_TASK, "interval": schedule},
     )
-    task, created = PeriodicTask.objects.get_or_create(
-        name=DISPATCH_TASK_NAME,
-        defaults={"task": "massmail.tasks.dispatch", "interval": schedule},
-    )
-    if not created and (task.interval_id != schedule.pk or task.task != "massmail.tasks.dispatch"
-                        or not task.enabled):
+    other_schedules = ("crontab_id", "solar_id", "clocked_id")
+    if not created and (task.interval_id != schedule.pk or task.task != DISPATCH_TASK
+                        or not task.enabled or any(getattr(task, f) for f in other_schedules)):
+        # A task with two kinds of schedule fails django-celery-beat's validation.
+        task.crontab = task.solar = task.clocked = None
         task.interval = schedule
-        task.task = "massmail.tasks.dispatch"
+        task.task = DISPATCH_TASK
         task.enabled = True
-        task.save()
+        task.save(using=using)
     return task
 
 
-def after_migrate(sender, using=None, **kwargs):
+def after_migrate(sender, using="default", **kwargs):
     from django.db import router
     from django_celery_beat.models import PeriodicTask
 
     if router.allow_migrate_model(using, PeriodicTask):
-        ensure_dispatch_schedule()
+        ensure_dispatch_schedule(using)

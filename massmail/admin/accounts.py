@@ -59,11 +59,17 @@ class EmailAccountAdmin(OwnedAdmin):
             request.user.is_superuser or obj is None or obj.owner_id == request.user.pk
         )
 
-    def get_exclude(self, request, obj=None):
-        exclude = list(super().get_exclude(request, obj))
-        if not request.user.is_superuser:
-            exclude.append("password")
-        return exclude
+    def get_fields(self, request, obj=None):
+        """Only superusers, who may change the password, get its (always empty) input.
+
+        Excluding the field is not enough: a form's declared field survives ``exclude``,
+        and the view-only page that managers get would print the decrypted password as a
+        read-only value.
+        """
+        fields = super().get_fields(request, obj)
+        if request.user.is_superuser:
+            return fields
+        return [name for name in fields if name != "password"]
 
     def save_model(self, request, obj, form, change):
         admin.ModelAdmin.save_model(self, request, obj, form, change)

@@ -1,6 +1,8 @@
 """Massmail Settings: one page for superusers, no list, no add, no delete."""
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
@@ -23,10 +25,14 @@ class MassmailSettingsAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        # An address typed without a scheme means https, as it will in Django 6.
+        if isinstance(db_field, models.URLField):
+            kwargs["assume_scheme"] = "https"
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_permission(request):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         obj = MassmailSettings.load()
         return HttpResponseRedirect(
