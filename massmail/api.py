@@ -15,11 +15,11 @@ from django.db import transaction
 from .audience import Exclusion, candidates, record_exclusion, suppression_reasons
 from .models import Delivery, Mailing, Message, Recipient
 from .recipients import source_for_model
-from .sending.control import activate, interrupt, pause
+from .sending.control import ActivationError, activate, interrupt, pause, resend
 from .sending.status import why_not_sending
 
-__all__ = ["create_mailing", "count_recipients", "activate", "pause", "interrupt",
-           "why_not_sending"]
+__all__ = ["create_mailing", "count_recipients", "activate", "pause", "interrupt", "resend",
+           "why_not_sending", "ActivationError"]
 
 CHUNK_SIZE = 1000
 

@@ -2,12 +2,13 @@
 
 import pytest
 
+from example_project.crm.models import Contact
 from massmail import api
-from massmail.models import MassmailSettings
+from massmail.models import Delivery, MassmailSettings
 from massmail.sending.control import ActivationError
 
-from .engine import contacts, send_all
-from .factories import MailingFactory, UserFactory
+from .engine import contacts, send_all, start_mailing
+from .factories import MailingFactory, MessageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -17,10 +18,6 @@ def mailing(always_open, account_on):
     manager = UserFactory()
     account_on(manager)
     contacts(manager, 2)
-    from example_project.crm.models import Contact
-
-    from .factories import MessageFactory
-
     return api.create_mailing(owner=manager, message=MessageFactory(owner=manager),
                               recipients=[Contact.objects.filter(owner=manager)])
 
@@ -77,3 +74,22 @@ def test_no_usable_account_is_explained(mailing, account_on):
     api.activate(mailing)
     mailing.owner.massmail_accounts.update(massmail=False)
     assert api.why_not_sending(mailing) == ["No usable email account for mailings."]
+
+
+def test_resend_failed_and_unknown_rows_only(smtp_server, always_open, account_on):
+    manager = UserFactory()
+    account_on(manager)
+    failed, unknown, sent = contacts(manager, 3)
+    smtp_server.handler.rcpt_replies[failed.email] = ["554 5.7.1 rejected"]
+    mailing = start_mailing(manager)
+    send_all()
+    Delivery.objects.filter(email=unknown.email).update(status="unknown")
+    mailing.refresh_from_db()
+    assert mailing.status == "done"
+
+    assert api.resend(mailing.deliveries.all()) == 2
+    mailing.refresh_from_db()
+    assert mailing.status == "active"
+    send_all()
+    assert sorted(smtp_server.handler.recipients()) == sorted(
+        [failed.email, unknown.email, sent.email, unknown.email])

@@ -93,3 +93,18 @@ def complete_if_finished(mailing):
         mailing.status = Mailing.Status.DONE
         notify.mailing_done(mailing, counts(mailing))
     return bool(done)
+
+
+def resend(deliveries):
+    """Queue failed or unknown rows of ``deliveries`` again; returns how many.
+
+    Unknown rows may already have reached the recipient: only an explicit choice of the
+    manager resends them. A finished mailing becomes active again so the rows go out.
+    """
+    rows = deliveries.filter(status__in=[Delivery.Status.FAILED, Delivery.Status.UNKNOWN])
+    mailing_ids = set(rows.values_list("mailing_id", flat=True))
+    count = rows.update(status=Delivery.Status.PENDING, attempts=0, next_attempt_at=None,
+                        lease_until=None, lease_owner="", skip_reason="")
+    Mailing.objects.filter(pk__in=mailing_ids, status=Mailing.Status.DONE).update(
+        status=Mailing.Status.ACTIVE, finished_at=None, updated_at=timezone.now())
+    return count
