@@ -7,6 +7,7 @@ import datetime
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -15,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from .addresses import normalise_email
 from .conf import conf
 from .crypto import EncryptedTextField
+from .merge_fields import validate_message, validate_template
 
 
 class OwnedQuerySet(models.QuerySet):
@@ -121,6 +123,14 @@ class Signature(models.Model):
     def __str__(self):
         return self.name
 
+    def clean(self):
+        """Refuse unknown merge fields and template tags, on the admin form."""
+        super().clean()
+        try:
+            validate_template(self.content)
+        except ValidationError as error:
+            raise ValidationError({"content": error.error_list}) from None
+
 
 class Message(models.Model):
     owner = models.ForeignKey(
@@ -147,6 +157,12 @@ class Message(models.Model):
 
     def __str__(self):
         return self.subject
+
+    def clean(self):
+        """Refuse unknown merge fields, template tags and a content without
+        {{ unsubscribe_url }}; errors are shown on the subject, content and signature."""
+        super().clean()
+        validate_message(self)
 
 
 def attachment_path(instance, filename):

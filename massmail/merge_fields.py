@@ -1,0 +1,242 @@
+"""Merge fields: the only template language of subjects, contents and signatures.
+
+Authors write merge fields like Django variables, ``{{ first_name }}`` or
+``{{ company|default:"there" }}``, but messages are not Django templates. Running
+authored text through the template engine would give every manager ``{% load %}``,
+``{% include %}`` and attribute lookups on whatever sits in the context, and it would
+be slow per recipient. So the syntax is parsed here, once, into literal text and
+``Field`` objects; anything that is not a known merge field with allowed filters is a
+``ValidationError`` that names the problem, shown on the admin form.
+"""
+
+import re
+from dataclasses import dataclass
+from functools import partial
+
+from django.core.exceptions import ValidationError
+from django.template import defaultfilters
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
+
+from .recipients import merge_field_names
+
+UNSUBSCRIBE_FIELD = "unsubscribe_url"
+
+
+def _default(fallback, value):
+    return value or fallback
+
+
+# name -> (function, takes a quoted argument). Django's own functions, so the filters
+# behave exactly as the authors know them from Django.
+FILTERS = {
+    "default": (_default, True),
+    "upper": (defaultfilters.upper, False),
+    "lower": (defaultfilters.lower, False),
+    "title": (defaultfilters.title, False),
+    "capfirst": (defaultfilters.capfirst, False),
+}
+
+# Anything that looks like Django template syntax. A merge field may hold "}}" inside a
+# quoted filter argument; "{%" and "{#...#}" are found so they can be refused, and a
+# "{{" or "{%" that is never closed is an error too (it would reach the recipient raw).
+_SYNTAX = re.compile(
+    r"""\{\{(?P<field>(?:"[^"]*"|'[^']*'|[^"'}]|\}(?!\}))*)\}\}"""
+    r"|(?P<block>\{%.*?%\})|(?P<comment>\{\#.*?\#\})|(?P<unclosed>\{\{|\{%)",
+    re.DOTALL,
+)
+_NAME = re.compile(r"\s*([^\s|]*)\s*")
+_FILTER = re.compile(r"""\|\s*(\w+)(?::(?:"([^"]*)"|'([^']*)'|(\S*)))?\s*""")
+
+
+@dataclass(frozen=True, eq=False)
+class Field:
+    """One merge field occurrence: ``source`` is its text exactly as written."""
+
+    source: str
+    name: str
+    filters: tuple = ()
+
+    def value(self, context):
+        """The plain-text value for ``context`` (a dict of str); missing names are ""."""
+        value = context.get(self.name) or ""
+        if not isinstance(value, str):
+            value = str(value)
+        for apply in self.filters:
+            value = apply(value)
+        return value
+
+
+class Template:
+    """Literal text and fields, compiled once and rendered for many recipients.
+
+    Rendering is one ``str.format`` call: each distinct field (by its source text) is
+    evaluated once per recipient, however often it occurs.
+    """
+
+    __slots__ = ("parts", "fields", "_format")
+
+    def __init__(self, parts):
+        self.parts = tuple(parts)
+        distinct = {}
+        for part in self.parts:
+            if isinstance(part, Field):
+                distinct.setdefault(part.source, part)
+        self.fields = list(distinct.values())
+        self._format = self.format_string()
+
+    def format_string(self, literal=None, separator=""):
+        """This template as a ``str.format`` string, field number n standing for
+        ``fields[n]``: literal text is passed through ``literal`` (an encoder) and
+        brace-escaped, and the pieces are joined with ``separator``."""
+        numbers = {field.source: number for number, field in enumerate(self.fields)}
+        pieces = []
+        for part in self.parts:
+            if isinstance(part, Field):
+                pieces.append(f"{{{numbers[part.source]}}}")
+            else:
+                pieces.append((literal(part) if literal else part).replace("{", "{{").replace("}", "}}"))
+        return separator.join(pieces)
+
+    def values(self, context, convert=None):
+        """The value of each of ``fields`` for ``context``; ``convert`` (for example HTML
+        escaping) is applied to the values only, never to the literal text."""
+        values = [field.value(context) for field in self.fields]
+        return [convert(value) for value in values] if convert else values
+
+    def render(self, context, convert=None):
+        return self._format.format(*self.values(context, convert))
+
+
+def _shorten(text):
+    return Truncator(text).chars(60)
+
+
+def _parse_field(source, inner, names):
+    """The Field of ``{{ inner }}``; raises ValidationError naming the problem."""
+    tag = _shorten(source)
+    match = _NAME.match(inner)
+    name = match[1]
+    if not name:
+        raise ValidationError(_("Empty merge field %(tag)s."), code="syntax", params={"tag": tag})
+    if name not in names:
+        raise ValidationError(
+            _("Unknown merge field “%(name)s” in %(tag)s. Available fields: %(names)s."),
+            code="unknown_field",
+            params={"name": _shorten(name), "tag": tag, "names": ", ".join(names)},
+        )
+    filters = []
+    position = match.end()
+    while position < len(inner):
+        found = _FILTER.match(inner, position)
+        if not found:
+            raise ValidationError(
+                _('Cannot read %(tag)s. Write merge fields like {{ first_name }} or '
+                  '{{ company|default:"there" }}.'),
+                code="syntax", params={"tag": tag},
+            )
+        filter_name, double, single, unquoted = found.groups()
+        if filter_name not in FILTERS:
+            raise ValidationError(
+                _("Unknown filter “%(filter)s” in %(tag)s. Available filters: %(filters)s."),
+                code="unknown_filter",
+                params={"filter": filter_name, "tag": tag, "filters": ", ".join(FILTERS)},
+            )
+        function, takes_argument = FILTERS[filter_name]
+        argument = double if double is not None else single
+        if takes_argument and argument is None:
+            raise ValidationError(
+                _('The filter “%(filter)s” in %(tag)s needs a quoted text, for example '
+                  '%(filter)s:"there".'),
+                code="filter_argument", params={"filter": filter_name, "tag": tag},
+            )
+        if not takes_argument and (argument is not None or unquoted is not None):
+            raise ValidationError(
+                _("The filter “%(filter)s” in %(tag)s takes no argument."),
+                code="filter_argument", params={"filter": filter_name, "tag": tag},
+            )
+        filters.append(partial(function, argument) if takes_argument else function)
+        position = found.end()
+    return Field(source=source, name=name, filters=tuple(filters))
+
+
+def _scan(text, names):
+    """Literal strings and Field objects of ``text``, and the problems found."""
+    parts, errors, position = [], [], 0
+    for match in _SYNTAX.finditer(text):
+        parts.append(text[position:match.start()])
+        position = match.end()
+        source = match[0]
+        if match["field"] is not None:
+            try:
+                parts.append(_parse_field(source, match["field"], names))
+            except ValidationError as error:
+                errors.append(error)
+        elif match["block"]:
+            errors.append(ValidationError(
+                _("%(tag)s: template tags such as {%% load %%} or {%% if %%} are not allowed, "
+                  "only merge fields like {{ first_name }}."),
+                code="template_tag", params={"tag": _shorten(source)},
+            ))
+        elif match["comment"]:
+            errors.append(ValidationError(
+                _("%(tag)s: template comments are not allowed."),
+                code="template_comment", params={"tag": _shorten(source)},
+            ))
+        else:
+            errors.append(ValidationError(
+                _("“%(start)s” near “%(context)s” is never closed. Write merge fields like "
+                  "{{ first_name }}."),
+                code="unclosed", params={"start": source, "context": _shorten(text[match.start():])},
+            ))
+    parts.append(text[position:])
+    return [part for part in parts if part != ""], errors
+
+
+def parse(text, names=None):
+    """Split ``text`` into literal strings and Field objects.
+
+    Raises one ValidationError listing every problem, so the author sees them all at
+    once. ``names`` defaults to the merge fields that the configured sources declare.
+    """
+    parts, errors = _scan(text, merge_field_names() if names is None else names)
+    if errors:
+        raise ValidationError(errors)
+    return parts
+
+
+def compile_template(text, names=None):
+    return Template(parse(text, names))
+
+
+def validate_template(text, *, require_unsubscribe=False):
+    """Raise ValidationError unless ``text`` uses only known merge fields and filters
+    (and, with ``require_unsubscribe``, contains ``{{ unsubscribe_url }}``)."""
+    parts, errors = _scan(text, merge_field_names())
+    if require_unsubscribe and not any(
+        isinstance(part, Field) and part.name == UNSUBSCRIBE_FIELD for part in parts
+    ):
+        errors.append(ValidationError(
+            _("The content must contain {{ unsubscribe_url }}, the link that lets recipients "
+              "unsubscribe."),
+            code="no_unsubscribe",
+        ))
+    if errors:
+        raise ValidationError(errors)
+
+
+def validate_message(message):
+    """Validate subject, content and signature of ``message`` together, raising
+    ``ValidationError({field: [...]})`` so a model form shows each error on its field."""
+    errors = {}
+    checks = [("subject", message.subject, False), ("content", message.content, True)]
+    signature = message.signature if message.signature_id else None
+    if signature is not None:
+        checks.append(("signature", signature.content, False))
+    for field, text, require_unsubscribe in checks:
+        try:
+            validate_template(text or "", require_unsubscribe=require_unsubscribe)
+        except ValidationError as error:
+            errors[field] = error.error_list
+    if errors:
+        raise ValidationError(errors)
