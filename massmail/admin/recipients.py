@@ -1,20 +1,50 @@
 """The mixin a host adds to each recipient ModelAdmin (Contact, Company, Lead...).
 
 It adds a VIP column and filter, a "Suppressed" column and filter (whether the record's
-address is on the suppression list, and why), and the actions `massmail_mark_vip` and
-`massmail_unmark_vip`. Marking works only on the user's own records.
+address is on the suppression list, and why), the actions `massmail_mark_vip` and
+`massmail_unmark_vip` (which work only on the user's own records), and two ways to
+start a mailing that lead to the same confirmation page:
+
+- the action `massmail_create_mailing` ("Create mailing from selected"), and
+- a "Create mailing" button above the list that takes every record matching the list's
+  current filters and search, however many pages that is.
+
+The confirmation page counts, without creating anything, how many addresses will be
+mailed and how many are left out and why; the manager picks one of their messages, and
+the mailing is created paused through ``api.create_mailing``. Ownership is decided by
+the engine: records of other managers are left out (and counted) whatever is selected,
+and a manager's mailing always belongs to that manager.
 """
 
+import secrets
+from urllib.parse import urlencode
+
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Case, CharField, Exists, OuterRef, Value, When
+from django.core.exceptions import PermissionDenied
+from django.db.models import Case, CharField, Count, Exists, OuterRef, Value, When
 from django.db.models.functions import Concat, Left, Lower, StrIndex, Substr, Trim
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ..models import Recipient, Suppression
+from .. import api
+from ..audience import Exclusion
+from ..models import Message, Recipient, Suppression
 from ..recipients import source_for_model
 from .suppressions import reason_label, suppression_reason
+
+# The confirmation page reads its records from the session when this query parameter
+# names a stored selection, else from the list's filters in the query string.
+SELECTION_PARAM = "_massmail_selection"
+SELECTIONS_KEY = "massmail_selections"
+# Selections kept per session: a few open tabs, never an ever-growing session.
+MAX_SELECTIONS = 10
 
 
 class VipFilter(admin.SimpleListFilter):
@@ -67,8 +97,92 @@ def normalised_email(field):
     )
 
 
+def remember_selection(request, model_label, ids):
+    """Store selected record ids in the session; returns the token naming them.
+
+    The ids stay on the server, so a long selection never ends up in a URL, and the
+    page a token opens can only ever show records that the user selected themselves.
+    """
+    selections = request.session.get(SELECTIONS_KEY, {})
+    token = secrets.token_urlsafe(8)
+    selections[token] = {"model": model_label, "ids": ids}
+    request.session[SELECTIONS_KEY] = dict(list(selections.items())[-MAX_SELECTIONS:])
+    return token
+
+
+def forget_selection(request, token):
+    selections = request.session.get(SELECTIONS_KEY, {})
+    if selections.pop(token, None) is not None:
+        request.session[SELECTIONS_KEY] = selections
+
+
+class OwnerChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.get_full_name() or obj.get_username()
+
+
+class MessageChoiceField(forms.ModelChoiceField):
+    """Superusers see everyone's messages, so each says whose it is."""
+
+    def __init__(self, *args, show_owner, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.show_owner = show_owner
+
+    def label_from_instance(self, obj):
+        if self.show_owner:
+            return f"{obj.subject} ({obj.owner.get_username()})"
+        return obj.subject
+
+
+class CreateMailingForm(forms.Form):
+    """The choices of the confirmation page. The message is required only to create:
+    counting works without one (then nobody "already received" it)."""
+
+    owner = OwnerChoiceField(queryset=get_user_model().objects.none(), label=_("Owner"),
+                             help_text=_("The manager whose accounts send the mailing; "
+                                         "records of other managers are left out."))
+    message = MessageChoiceField(queryset=Message.objects.none(), label=_("Message"),
+                                 show_owner=False, required=False)
+    name = forms.CharField(label=_("Mailing name"), max_length=200, required=False,
+                           help_text=_("For your own overview; recipients do not see it."))
+    skip_already_received = forms.BooleanField(
+        label=_("Leave out addresses that already received this message"), required=False,
+        help_text=_("Addresses that were sent this message in an earlier mailing."),
+    )
+
+    def __init__(self, *args, user, creating=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        messages_field = self.fields["message"]
+        messages_field.queryset = Message.objects.owned_by(user).select_related("owner")
+        messages_field.show_owner = user.is_superuser
+        messages_field.required = creating
+        if user.is_superuser:
+            self.fields["owner"].queryset = get_user_model().objects.filter(
+                is_staff=True, is_active=True).order_by("username")
+        else:
+            del self.fields["owner"]
+
+    def clean(self):
+        cleaned = super().clean()
+        message, owner = cleaned.get("message"), self.chosen_owner()
+        if message and owner and message.owner_id != owner.pk:
+            self.add_error("message", _("This message belongs to another manager; pick one "
+                                        "of the owner's messages."))
+        return cleaned
+
+    def chosen_owner(self):
+        """The mailing's owner: the user themselves unless a superuser picked one."""
+        if "owner" not in self.fields:
+            return self.user
+        return getattr(self, "cleaned_data", {}).get("owner")
+
+
 class RecipientAdminMixin:
     """Add to a host ModelAdmin whose model has a RecipientSource."""
+
+    # The host's own change_list template still wins when the host sets one.
+    change_list_template = "massmail/admin/recipient_change_list.html"
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -89,10 +203,41 @@ class RecipientAdminMixin:
 
     def get_actions(self, request):
         actions = super().get_actions(request)
-        for name in ("massmail_mark_vip", "massmail_unmark_vip"):
+        names = ["massmail_mark_vip", "massmail_unmark_vip"]
+        if self.massmail_may_create(request):
+            names.insert(0, "massmail_create_mailing")
+        for name in names:
             func = getattr(type(self), name)
             actions[name] = (func, name, func.short_description)
         return actions
+
+    def get_urls(self):
+        return [
+            path("massmail-create-mailing/",
+                 self.admin_site.admin_view(self.massmail_create_mailing_view),
+                 name=self._massmail_url_name("massmail_create_mailing")),
+            *super().get_urls(),
+        ]
+
+    def _massmail_url_name(self, view):
+        return f"{self.opts.app_label}_{self.opts.model_name}_{view}"
+
+    def _massmail_url(self, view, query=""):
+        url = reverse(f"{self.admin_site.name}:{self._massmail_url_name(view)}")
+        return f"{url}?{query}" if query else url
+
+    def massmail_may_create(self, request):
+        """Creating a mailing needs the list (to pick records) and the right to add mailings."""
+        return self.has_view_or_change_permission(request) and request.user.has_perm(
+            "massmail.add_mailing")
+
+    def changelist_view(self, request, extra_context=None):
+        context = {}
+        if self.massmail_may_create(request):
+            # The button carries the list's filters and search; the page re-applies them.
+            context["massmail_create_url"] = self._massmail_url(
+                "massmail_create_mailing", request.GET.urlencode())
+        return super().changelist_view(request, {**context, **(extra_context or {})})
 
     @admin.display(boolean=True, description=_("VIP"), ordering="_massmail_vip")
     def massmail_vip(self, obj):
@@ -133,3 +278,107 @@ class RecipientAdminMixin:
     @admin.action(description=_("Remove VIP"))
     def massmail_unmark_vip(self, request, queryset):
         self._set_vip(request, queryset, False)
+
+    @admin.action(description=_("Create mailing from selected"))
+    def massmail_create_mailing(self, request, queryset):
+        """Open the confirmation page for the selection.
+
+        "Select all N" across pages means every record matching the filters: the page
+        gets the list's query string, exactly like the "Create mailing" button.
+        """
+        if request.POST.get("select_across") == "1":
+            return HttpResponseRedirect(
+                self._massmail_url("massmail_create_mailing", request.GET.urlencode()))
+        ids = list(queryset.values_list("pk", flat=True))
+        token = remember_selection(request, self.opts.label_lower, ids)
+        return HttpResponseRedirect(
+            self._massmail_url("massmail_create_mailing", urlencode({SELECTION_PARAM: token})))
+
+    def _massmail_records(self, request):
+        """The records the page is about: a stored selection, or the list's filters and
+        search applied with the list's own machinery. None when the selection expired."""
+        token = request.GET.get(SELECTION_PARAM)
+        if token is None:
+            return self.get_changelist_instance(request).queryset
+        selection = request.session.get(SELECTIONS_KEY, {}).get(token)
+        if selection is None or selection["model"] != self.opts.label_lower:
+            return None
+        return self.get_queryset(request).filter(pk__in=selection["ids"])
+
+    def _massmail_initial_owner(self, request, records):
+        """For a superuser, the manager owning most of the records; else the user."""
+        if not request.user.is_superuser:
+            return request.user
+        owner_field = source_for_model(self.model).owner_field
+        owner_id = (
+            records.order_by().values(owner_field).annotate(n=Count("pk"))
+            .order_by("-n").values_list(owner_field, flat=True).first()
+        )
+        return get_user_model().objects.filter(pk=owner_id, is_staff=True).first() or request.user
+
+    def massmail_create_mailing_view(self, request):
+        """The confirmation page: counts by reason, message, name, options; then create.
+
+        "Recount" (and the first visit) only counts; "Create mailing" creates the paused
+        mailing and opens it.
+        """
+        if not self.massmail_may_create(request):
+            raise PermissionDenied
+        changelist_url = reverse(
+            f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_changelist")
+        try:
+            records = self._massmail_records(request)
+        except IncorrectLookupParameters:
+            return HttpResponseRedirect(changelist_url + "?e=1")
+        if records is None:
+            self.message_user(request, _("The selection has expired; select the records again."),
+                              messages.WARNING)
+            return HttpResponseRedirect(changelist_url)
+        token = request.GET.get(SELECTION_PARAM)
+        if token is None and request.GET:
+            changelist_url += "?" + request.GET.urlencode()
+
+        creating = request.method == "POST" and "_create" in request.POST
+        if request.method == "POST":
+            form = CreateMailingForm(request.POST, user=request.user, creating=creating)
+            valid = form.is_valid()
+            owner, options = form.chosen_owner(), form.cleaned_data
+        else:
+            owner = self._massmail_initial_owner(request, records)
+            form = CreateMailingForm(user=request.user, initial={"owner": owner})
+            valid, options = False, {}
+
+        if creating and valid:
+            mailing = api.create_mailing(
+                owner=owner, message=options["message"], recipients=[records],
+                name=options["name"], skip_already_received=options["skip_already_received"])
+            if token is not None:
+                forget_selection(request, token)
+            count = mailing.deliveries.count()
+            self.message_user(request, ngettext(
+                "The mailing “%(mailing)s” was created, paused, with %(count)d recipient. "
+                "Check the preview, then set it to Active.",
+                "The mailing “%(mailing)s” was created, paused, with %(count)d recipients. "
+                "Check the preview, then set it to Active.", count) % {
+                    "mailing": mailing, "count": count}, messages.SUCCESS)
+            return HttpResponseRedirect(reverse(
+                f"{self.admin_site.name}:massmail_mailing_change", args=[mailing.pk]))
+
+        count, excluded = (0, {}) if owner is None else api.count_recipients(
+            owner=owner, recipients=[records], message=options.get("message"),
+            skip_already_received=options.get("skip_already_received", False))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Create mailing"),
+            "subtitle": self.opts.verbose_name_plural,
+            "form": form,
+            "count": count,
+            "excluded": [(Exclusion.LABELS[reason], excluded[reason])
+                         for reason in Exclusion.LABELS if excluded.get(reason)],
+            "records": count + sum(excluded.values()),
+            "changelist_url": changelist_url,
+            "media": self.media + form.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "massmail/admin/create_mailing.html", context)
