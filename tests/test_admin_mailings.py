@@ -1,0 +1,455 @@
+"""Mailings and deliveries in the admin: the preview, status changes through the engine
+(refusals and warnings of activation), the self-updating progress, resending, and that a
+manager never reaches another manager's mailings or deliveries."""
+
+import datetime
+import html
+import re
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from massmail.models import Delivery, Mailing, MassmailSettings
+
+from .factories import (
+    ContactFactory,
+    DeliveryFactory,
+    EmailAccountFactory,
+    MailingFactory,
+    MessageFactory,
+    RecipientFactory,
+    SuperuserFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+PROGRESS = reverse("admin:massmail_mailing_progress")
+DELIVERIES = reverse("admin:massmail_delivery_changelist")
+MAILINGS = reverse("admin:massmail_mailing_changelist")
+
+
+def manager(username):
+    """A staff user with every massmail and CRM permission, as the managers' group gives."""
+    user = UserFactory(username=username)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["massmail", "crm"]))
+    return user
+
+
+@pytest.fixture
+def anna():
+    return manager("anna")
+
+
+@pytest.fixture
+def ben():
+    return manager("ben")
+
+
+@pytest.fixture
+def as_anna(client, anna):
+    client.force_login(anna)
+    return client
+
+
+@pytest.fixture
+def own_unsubscribe_page(db):
+    settings = MassmailSettings.load()
+    settings.unsubscribe_url = "https://crm.example.com/unsubscribed/"
+    settings.save()
+
+
+def change_url(mailing):
+    return reverse("admin:massmail_mailing_change", args=[mailing.pk])
+
+
+def mailing_with(owner, statuses=(), vip=False, **fields):
+    """A mailing of ``owner`` with one delivery (to one of their contacts) per status."""
+    mailing = MailingFactory(owner=owner, **fields)
+    for status in statuses:
+        contact = ContactFactory(owner=owner)
+        recipient = RecipientFactory(record=contact)
+        recipient.vip = vip
+        recipient.save()
+        DeliveryFactory(mailing=mailing, recipient=recipient, email=contact.email, status=status)
+    return mailing
+
+
+def change_data(mailing, **changes):
+    data = {"name": mailing.name, "message": mailing.message_id, "start_at_0": "", "start_at_1": "",
+            "status": mailing.status}
+    data.update(changes)
+    return data
+
+
+def shown_messages(response):
+    return [(m.level_tag, str(m)) for m in response.context["messages"]]
+
+
+# --- preview -------------------------------------------------------------------------------
+
+
+def test_change_page_previews_the_first_recipient_sandboxed(as_anna, anna):
+    message = MessageFactory(
+        owner=anna, subject="News for {{ first_name }}",
+        content='<html><body><p>Hello {{ first_name }} &amp; co</p><script>alert("x")</script>'
+                '<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p></body></html>')
+    mailing = MailingFactory(owner=anna, message=message)
+    contact = ContactFactory(owner=anna, first_name="<b>Zoë</b>")
+    DeliveryFactory(mailing=mailing, recipient=RecipientFactory(record=contact), email=contact.email)
+
+    response = as_anna.get(change_url(mailing))
+
+    assert response.status_code == 200
+    preview = response.context["preview"]
+    assert preview["subject"] == "News for <b>Zoë</b>"
+    assert "Hello &lt;b&gt;Zoë&lt;/b&gt; &amp; co" in preview["html"]  # the merge value is escaped
+    assert "Hello <b>Zoë</b> & co" in preview["text"]
+    assert "/massmail/unsubscribe/" in preview["text"]
+    content = response.content.decode()
+    iframe = re.search(r"<iframe[^>]*>", content)[0]
+    assert 'sandbox=""' in iframe
+    assert "allow-" not in iframe  # no allow-scripts, no allow-same-origin
+    srcdoc = re.search(r'srcdoc="([^"]*)"', iframe)[1]
+    assert "<script>" not in srcdoc  # escaped into the attribute, run only inside the sandbox
+    assert html.unescape(srcdoc) == preview["html"]
+    assert '<script>alert("x")</script>' not in content
+
+
+def test_preview_of_a_mailing_without_recipients(as_anna, anna):
+    response = as_anna.get(change_url(MailingFactory(owner=anna)))
+    assert response.status_code == 200
+    assert response.context["preview"] is None
+    assert "no recipient to show a preview for" in response.content.decode()
+
+
+def test_save_and_continue_shows_the_preview_of_the_new_message(as_anna, anna):
+    mailing = mailing_with(anna, [Delivery.Status.PENDING])
+    other = MessageFactory(owner=anna, subject="Second message for {{ first_name }}")
+
+    response = as_anna.post(change_url(mailing), change_data(mailing, message=other.pk,
+                                                              _continue="1"), follow=True)
+
+    assert response.context["preview"]["subject"].startswith("Second message for Ann")
+    mailing.refresh_from_db()
+    assert (mailing.message, mailing.status) == (other, Mailing.Status.PAUSED)
+
+
+def test_message_picker_offers_the_owner_s_messages(client, anna, ben):
+    mailing = MailingFactory(owner=anna)
+    MessageFactory(owner=ben)
+    for user in (anna, SuperuserFactory()):
+        client.force_login(user)
+        form = client.get(change_url(mailing)).context["adminform"].form
+        assert set(form.fields["message"].queryset) == {mailing.message}
+
+
+def test_message_is_fixed_once_sending_began(as_anna, anna):
+    mailing = mailing_with(anna, [Delivery.Status.SENT, Delivery.Status.PENDING])
+    form = as_anna.get(change_url(mailing)).context["adminform"].form
+    assert "message" not in form.fields
+
+
+# --- status changes --------------------------------------------------------------------------
+
+
+def test_activation_without_usable_account_is_refused(as_anna, anna):
+    mailing = mailing_with(anna, [Delivery.Status.PENDING])
+    EmailAccountFactory(owner=anna, disabled_at="2024-01-01T00:00Z", disabled_reason="535 auth")
+
+    response = as_anna.post(change_url(mailing), change_data(mailing, status="active"))
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["status"]
+    assert "no usable email account" in errors[0]
+    assert "Ask an administrator" in errors[0]
+    mailing.refresh_from_db()
+    assert mailing.status == Mailing.Status.PAUSED
+
+
+def test_activation_with_only_the_main_account_warns_about_waiting_non_vips(
+        as_anna, anna, own_unsubscribe_page):
+    mailing = mailing_with(anna, [Delivery.Status.PENDING] * 2)
+    EmailAccountFactory(owner=anna, main=True)
+
+    response = as_anna.post(change_url(mailing), change_data(mailing, status="active"), follow=True)
+
+    mailing.refresh_from_db()
+    assert mailing.status == Mailing.Status.ACTIVE
+    warnings = [text for level, text in shown_messages(response) if level == "warning"]
+    assert len(warnings) == 1
+    assert "2 non-VIP recipients will wait" in warnings[0]
+
+
+def test_activation_with_the_default_unsubscribe_page_warns(as_anna, anna):
+    mailing = mailing_with(anna, [Delivery.Status.PENDING])
+    EmailAccountFactory(owner=anna)
+
+    response = as_anna.post(change_url(mailing), change_data(mailing, status="active"), follow=True)
+
+    mailing.refresh_from_db()
+    assert mailing.status == Mailing.Status.ACTIVE
+    warnings = [text for level, text in shown_messages(response) if level == "warning"]
+    assert len(warnings) == 1
+    assert "still the default example.com page" in warnings[0]
+
+
+def test_activation_without_problems_warns_of_nothing(as_anna, anna, own_unsubscribe_page):
+    mailing = mailing_with(anna, [Delivery.Status.PENDING], vip=True)
+    EmailAccountFactory(owner=anna, main=True)
+    EmailAccountFactory(owner=anna)
+
+    response = as_anna.post(change_url(mailing), change_data(mailing, status="active"), follow=True)
+
+    assert [level for level, _text in shown_messages(response)] == ["success"]
+    mailing.refresh_from_db()
+    assert mailing.status == Mailing.Status.ACTIVE
+
+
+@pytest.mark.parametrize(("start", "target"), [
+    (Mailing.Status.ACTIVE, Mailing.Status.PAUSED),
+    (Mailing.Status.ACTIVE, Mailing.Status.INTERRUPTED),
+    (Mailing.Status.PAUSED, Mailing.Status.INTERRUPTED),
+])
+def test_pause_and_interrupt_on_the_change_page(as_anna, anna, start, target):
+    mailing = mailing_with(anna, [Delivery.Status.PENDING], status=start)
+    response = as_anna.post(change_url(mailing), change_data(mailing, status=target, name="Renamed"))
+    assert response.status_code == 302
+    mailing.refresh_from_db()
+    assert (mailing.status, mailing.name) == (target, "Renamed")
+
+
+def test_done_cannot_be_set_by_hand(as_anna, anna):
+    mailing = mailing_with(anna, [Delivery.Status.PENDING])
+    form = as_anna.get(change_url(mailing)).context["adminform"].form
+    assert [value for value, _label in form.fields["status"].choices] == [
+        "paused", "active", "interrupted"]
+
+    response = as_anna.post(change_url(mailing), change_data(mailing, status="done"))
+
+    assert response.context["adminform"].form.errors["status"]
+    mailing.refresh_from_db()
+    assert mailing.status == Mailing.Status.PAUSED
+
+
+def test_a_finished_mailing_keeps_its_status(as_anna, anna):
+    mailing = mailing_with(anna, [Delivery.Status.SENT], status=Mailing.Status.DONE)
+    form = as_anna.get(change_url(mailing)).context["adminform"].form
+    assert "status" not in form.fields
+    as_anna.post(change_url(mailing), change_data(mailing, status="active", name="Renamed"))
+    mailing.refresh_from_db()
+    assert (mailing.status, mailing.name) == (Mailing.Status.DONE, "Renamed")
+
+
+def run_action(client, action, objects, url=MAILINGS, **extra):
+    return client.post(url, {"action": action, "_selected_action": [o.pk for o in objects], **extra},
+                       follow=True)
+
+
+def test_pause_resume_and_interrupt_actions(as_anna, anna, own_unsubscribe_page):
+    EmailAccountFactory(owner=anna)
+    active = mailing_with(anna, [Delivery.Status.PENDING], status=Mailing.Status.ACTIVE)
+    paused = mailing_with(anna, [Delivery.Status.PENDING])
+    done = mailing_with(anna, [Delivery.Status.SENT], status=Mailing.Status.DONE)
+
+    response = run_action(as_anna, "pause_mailings", [active, paused, done])
+    assert ("info", "1 mailing paused.") in shown_messages(response)
+    statuses = {m.pk: m.status for m in Mailing.objects.all()}
+    assert statuses == {active.pk: "paused", paused.pk: "paused", done.pk: "done"}
+
+    response = run_action(as_anna, "resume_mailings", [active, paused, done])
+    assert ("info", "2 mailings activated.") in shown_messages(response)
+
+    response = run_action(as_anna, "interrupt_mailings", [active, done])
+    assert ("info", "1 mailing interrupted.") in shown_messages(response)
+    statuses = {m.pk: m.status for m in Mailing.objects.all()}
+    assert statuses == {active.pk: "interrupted", paused.pk: "active", done.pk: "done"}
+
+
+def test_resume_action_reports_the_refusal(as_anna, anna):
+    mailing = mailing_with(anna, [Delivery.Status.PENDING], name="Spring")
+    response = run_action(as_anna, "resume_mailings", [mailing])
+    messages = shown_messages(response)
+    assert ("info", "0 mailings activated.") in messages
+    assert any(level == "error" and text.startswith("Spring: You have no usable email account")
+               for level, text in messages)
+    mailing.refresh_from_db()
+    assert mailing.status == Mailing.Status.PAUSED
+
+
+# --- progress --------------------------------------------------------------------------------
+
+
+def test_list_shows_progress_counts_and_why_not_sending(as_anna, anna):
+    S = Delivery.Status
+    mailing = mailing_with(anna, [S.SENT, S.SENT, S.FAILED, S.SKIPPED, S.PENDING],
+                           status=Mailing.Status.ACTIVE)
+    recent, old = mailing.deliveries.filter(status=S.SENT)
+    Delivery.objects.filter(pk=recent.pk).update(sent_at=timezone.now() - datetime.timedelta(hours=23))
+    Delivery.objects.filter(pk=old.pk).update(sent_at=timezone.now() - datetime.timedelta(hours=25))
+    paused = mailing_with(anna, [S.PENDING], name="Waiting")
+
+    response = as_anna.get(MAILINGS)
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    row = content[content.index(f'data-massmail-mailing="{mailing.pk}"'):]
+    assert 'aria-valuenow="80"' in row
+    assert "80%" in row
+    assert "2 sent · 1 failed · 1 skipped · 5 total" in row
+    assert f'data-massmail-mailing="{mailing.pk}" data-massmail-field="sent_24h" ' \
+           f'data-massmail-active="true">1</span>' in content
+    assert "No usable email account for mailings." in row
+    assert "The mailing is paused: set it to Active to start sending." in content
+    assert f"{DELIVERIES}?mailing__id__exact={paused.pk}" in content
+    assert 'src="/static/massmail/progress.js"' in content
+    assert f'data-url="{PROGRESS}"' in content
+
+
+def test_list_counts_cost_no_query_per_row(as_anna, anna):
+    """Counting is one aggregate for the page (only the why-not-sending line of a mailing
+    that is not finished asks per row)."""
+    def queries_for_list():
+        with CaptureQueriesContext(connection) as queries:
+            assert as_anna.get(MAILINGS).status_code == 200
+        return len(queries)
+
+    mailing_with(anna, [Delivery.Status.SENT] * 3, status=Mailing.Status.DONE)
+    one_row = queries_for_list()
+    for _ in range(4):
+        mailing_with(anna, [Delivery.Status.SENT, Delivery.Status.FAILED], status=Mailing.Status.DONE)
+    assert queries_for_list() == one_row
+
+
+def test_progress_endpoint_returns_the_cells(as_anna, anna):
+    S = Delivery.Status
+    mailing = mailing_with(anna, [S.SENT, S.PENDING], status=Mailing.Status.ACTIVE)
+    done = mailing_with(anna, [S.SENT], status=Mailing.Status.DONE)
+
+    data = as_anna.get(PROGRESS, {"ids": f"{mailing.pk},{done.pk}"}).json()["mailings"]
+
+    assert set(data) == {str(mailing.pk), str(done.pk)}
+    first = data[str(mailing.pk)]
+    assert (first["status"], first["active"], first["percent"]) == ("active", True, 50)
+    assert (first["counts"]["total"], first["counts"]["sent"], first["counts"]["pending"]) == (2, 1, 1)
+    assert set(first["cells"]) == {"status", "progress", "sent_24h", "why"}
+    assert "50%" in first["cells"]["progress"]
+    assert (data[str(done.pk)]["active"], data[str(done.pk)]["percent"]) == (False, 100)
+    assert data[str(done.pk)]["cells"]["status"] == "done"
+
+
+def test_progress_endpoint_is_404_for_another_manager_s_mailing(as_anna, anna, ben):
+    own, other = mailing_with(anna, [Delivery.Status.PENDING]), mailing_with(ben, [Delivery.Status.SENT])
+    for ids in (str(other.pk), f"{own.pk},{other.pk}", "", "x", "999999"):
+        response = as_anna.get(PROGRESS, {"ids": ids})
+        assert response.status_code == 404, ids
+        assert other.name.encode() not in response.content
+
+
+# --- deliveries --------------------------------------------------------------------------------
+
+
+def test_deliveries_of_one_mailing_with_filters(as_anna, anna, ben):
+    S = Delivery.Status
+    mailing = mailing_with(anna, [S.SENT, S.FAILED], name="Spring")
+    mailing_with(anna, [S.SENT], name="Autumn")
+    account = EmailAccountFactory(owner=anna, name="Anna news")
+    EmailAccountFactory(owner=ben, name="Ben news")
+    Delivery.objects.filter(mailing=mailing).update(account=account)
+
+    response = as_anna.get(DELIVERIES, {"mailing__id__exact": mailing.pk})
+
+    assert response.status_code == 200
+    assert {d.mailing_id for d in response.context["cl"].result_list} == {mailing.pk}
+    content = response.content.decode()
+    assert "Deliveries of “Spring”" in content
+    assert "Anna news" in content
+    assert "Ben news" not in content  # the account filter offers only the user's accounts
+    failed = as_anna.get(DELIVERIES, {"mailing__id__exact": mailing.pk, "status__exact": "failed"})
+    assert [d.status for d in failed.context["cl"].result_list] == ["failed"]
+
+
+def test_resend_failed(as_anna, anna):
+    S = Delivery.Status
+    mailing = mailing_with(anna, [S.FAILED, S.FAILED, S.SENT, S.UNKNOWN], status=Mailing.Status.DONE)
+
+    response = run_action(as_anna, "resend_failed", mailing.deliveries.all(), url=DELIVERIES)
+
+    assert "2 failed deliveries will be sent again" in response.content.decode()
+    assert sorted(mailing.deliveries.values_list("status", flat=True)) == [
+        "pending", "pending", "sent", "unknown"]
+    mailing.refresh_from_db()
+    assert mailing.status == Mailing.Status.ACTIVE
+
+
+def test_resend_unknown_asks_first_about_duplicates(as_anna, anna):
+    S = Delivery.Status
+    mailing = mailing_with(anna, [S.UNKNOWN, S.UNKNOWN, S.FAILED], status=Mailing.Status.DONE)
+    rows = list(mailing.deliveries.all())
+
+    page = as_anna.post(DELIVERIES, {"action": "resend_unknown", "_selected_action": [r.pk for r in rows]})
+
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert "may already have been delivered" in content
+    assert "the same email twice" in content
+    assert sorted(mailing.deliveries.values_list("status", flat=True)) == ["failed", "unknown", "unknown"]
+    unknown_ids = sorted(r.pk for r in rows if r.status == S.UNKNOWN)
+    asked = re.findall(r'name="_selected_action" value="(\d+)"', content)
+    assert sorted(int(pk) for pk in asked) == unknown_ids
+
+    confirmed = as_anna.post(DELIVERIES, {"action": "resend_unknown", "_selected_action": unknown_ids,
+                                          "post": "yes"}, follow=True)
+
+    assert "2 deliveries of unknown outcome will be sent again." in confirmed.content.decode()
+    assert sorted(mailing.deliveries.values_list("status", flat=True)) == ["failed", "pending", "pending"]
+
+
+def test_resend_unknown_without_unknown_rows(as_anna, anna):
+    mailing = mailing_with(anna, [Delivery.Status.FAILED])
+    response = run_action(as_anna, "resend_unknown", mailing.deliveries.all(), url=DELIVERIES)
+    assert "None of the selected deliveries has an unknown outcome." in response.content.decode()
+
+
+# --- another manager ---------------------------------------------------------------------------
+
+
+def test_second_manager_reaches_none_of_the_first_manager_s_mailing_urls(client, anna, ben):
+    S = Delivery.Status
+    mailing = mailing_with(anna, [S.FAILED, S.UNKNOWN], name="Anna secret mailing",
+                           status=Mailing.Status.ACTIVE)
+    delivery = mailing.deliveries.first()
+    client.force_login(ben)
+
+    urls = [
+        change_url(mailing),
+        reverse("admin:massmail_mailing_history", args=[mailing.pk]),
+        reverse("admin:massmail_mailing_delete", args=[mailing.pk]),
+        f"{PROGRESS}?ids={mailing.pk}",
+        f"{DELIVERIES}?mailing__id__exact={mailing.pk}",
+        reverse("admin:massmail_delivery_change", args=[delivery.pk]),
+        reverse("admin:massmail_delivery_history", args=[delivery.pk]),
+        reverse("admin:massmail_delivery_delete", args=[delivery.pk]),
+    ]
+    for url in urls:
+        response = client.get(url, follow=True)
+        assert response.redirect_chain in ([], [(reverse("admin:index"), 302)]), url
+        assert response.status_code in (200, 403, 404), url
+        assert b"Anna secret mailing" not in response.content, url
+        assert delivery.email.encode() not in response.content, url
+        if response.status_code == 200:  # the admin index, saying the object does not exist
+            assert response.request["PATH_INFO"] == reverse("admin:index"), url
+
+    # Nor by POST: changing, actions on her ids.
+    client.post(change_url(mailing), change_data(mailing, status="paused", name="Taken"))
+    run_action(client, "pause_mailings", [mailing])
+    run_action(client, "interrupt_mailings", [mailing])
+    run_action(client, "resend_failed", mailing.deliveries.all(), url=DELIVERIES)
+    run_action(client, "resend_unknown", mailing.deliveries.all(), url=DELIVERIES, post="yes")
+    mailing.refresh_from_db()
+    assert (mailing.name, mailing.status) == ("Anna secret mailing", Mailing.Status.ACTIVE)
+    assert sorted(mailing.deliveries.values_list("status", flat=True)) == ["failed", "unknown"]
