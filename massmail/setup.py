@@ -1,4 +1,5 @@
-"""What massmail sets up after `migrate`: the beat schedule of the dispatch task.
+"""What massmail sets up after `migrate`: the beat schedule of the dispatch task and
+the "Sales managers" group (see permissions.py).
 
 Kept idempotent so it can run on every migrate; changing DISPATCH_INTERVAL and
 migrating again updates the schedule.
@@ -37,8 +38,13 @@ def ensure_dispatch_schedule(using="default"):
 
 
 def after_migrate(sender, using="default", **kwargs):
+    from django.contrib.auth.models import Group
     from django.db import router
     from django_celery_beat.models import PeriodicTask
 
+    from .permissions import ensure_managers_group
+
     if router.allow_migrate_model(using, PeriodicTask):
         ensure_dispatch_schedule(using)
+    if router.allow_migrate_model(using, Group):
+        ensure_managers_group(sender, using)

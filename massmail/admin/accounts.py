@@ -1,9 +1,35 @@
-from django import forms
-from django.contrib import admin
-from django.utils.translation import gettext_lazy as _
+"""Email accounts in the admin.
 
-from ..models import EmailAccount
+Superusers create and edit accounts for any manager (they pick the owner) and are the
+only ones who ever type a password; managers see their own accounts read-only, never
+the password. Both see what the engine knows about an account: how much it sent in
+each of its limit windows, whether it is disabled or paused and why, and its last
+error. "Test connection" (owners too) connects and authenticates and reports exactly
+what the server said; "Re-enable" (superusers) lets the engine use a disabled or
+paused account again, typically after its password was corrected.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import formats, timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from ..models import EmailAccount, MassmailSettings
+from ..sending import limits
+from ..sending.smtp import AccountError, test_connection
 from .owned import OwnedAdmin
+
+WINDOW_NAMES = {
+    limits.DAY: _("24 hours"),
+    limits.HOUR: _("hour"),
+    limits.MINUTE: _("minute"),
+}
 
 
 class EmailAccountForm(forms.ModelForm):
@@ -33,14 +59,30 @@ class EmailAccountForm(forms.ModelForm):
         return cleaned
 
 
+def _when(value):
+    return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
+
+
 @admin.register(EmailAccount)
 class EmailAccountAdmin(OwnedAdmin):
     form = EmailAccountForm
-    list_display = ("name", "from_email", "owner", "main", "massmail", "daily_limit",
-                    "disabled_at")
+    list_display = ("name", "from_email", "owner", "role", "sent_recently", "state")
     list_filter = ("main", "massmail")
+    list_select_related = ("owner",)
     search_fields = ("name", "from_email", "smtp_host")
-    readonly_fields = ("disabled_at", "created_at")
+    actions = ["reenable"]
+    # What the engine records about the account: shown, never typed in.
+    readonly_fields = ("sent_recently", "state", "disabled_reason", "disabled_at", "paused_until",
+                       "last_error", "last_error_at", "created_at")
+    fieldsets = [
+        (None, {"fields": ("owner", "name", "from_email", "main", "massmail")}),
+        (_("SMTP server"), {"fields": ("smtp_host", "smtp_port", "smtp_user", "password",
+                                       "use_tls", "use_ssl")}),
+        (_("Limits"), {"fields": ("daily_limit", "hourly_limit", "minute_limit",
+                                  "sent_recently")}),
+        (_("State"), {"fields": ("state", "disabled_reason", "disabled_at", "paused_until",
+                                 "last_error", "last_error_at", "created_at")}),
+    ]
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("password")
@@ -55,21 +97,95 @@ class EmailAccountAdmin(OwnedAdmin):
         return request.user.is_superuser
 
     def has_view_permission(self, request, obj=None):
-        return request.user.is_staff and (
+        """The model permission (the managers' group has it), and only for their own."""
+        return super().has_view_permission(request, obj) and (
             request.user.is_superuser or obj is None or obj.owner_id == request.user.pk
         )
 
-    def get_fields(self, request, obj=None):
-        """Only superusers, who may change the password, get its (always empty) input.
+    def get_fieldsets(self, request, obj=None):
+        """Only superusers, who may change the password, get its (always empty) input,
+        and only they pick the owner.
 
         Excluding the field is not enough: a form's declared field survives ``exclude``,
         and the view-only page that managers get would print the decrypted password as a
         read-only value.
         """
-        fields = super().get_fields(request, obj)
         if request.user.is_superuser:
-            return fields
-        return [name for name in fields if name != "password"]
+            return self.fieldsets
+        hidden = {"password", self.owner_field}
+        return [(name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+                for name, options in self.fieldsets]
+
+    def get_list_display(self, request):
+        """Managers see only their own accounts: an owner column would repeat their name."""
+        columns = super().get_list_display(request)
+        if request.user.is_superuser:
+            return columns
+        return [column for column in columns if column != self.owner_field]
 
     def save_model(self, request, obj, form, change):
+        # Only superusers add accounts, and they always pick the owner.
         admin.ModelAdmin.save_model(self, request, obj, form, change)
+
+    @admin.display(description=_("sent / limit"))
+    def sent_recently(self, account):
+        """Sent (and claimed) against each limit, e.g. "24 hours: 120 / 500"."""
+        if account.pk is None:
+            return "-"
+        usage = limits.usage(account, timezone.now(), MassmailSettings.load())
+        return " · ".join(f"{WINDOW_NAMES[length]}: {used} / {limit}"
+                          for length, limit, used, _oldest in usage)
+
+    @admin.display(description=_("sends to"), ordering="-main")
+    def role(self, account):
+        """What the engine routes through the account (see sending/routing.py); VIP
+        recipients also go through the other accounts while no main one is usable."""
+        return gettext("VIP recipients (main account)") if account.main else gettext(
+            "recipients who are not VIP")
+
+    @admin.display(description=_("state"))
+    def state(self, account):
+        """Whether the engine may send through the account now, and if not why."""
+        if account.disabled_at is not None:
+            return gettext("Disabled since %(when)s: %(reason)s") % {
+                "when": _when(account.disabled_at), "reason": account.disabled_reason or "-"}
+        if account.paused_until is not None and account.paused_until > timezone.now():
+            return gettext("Paused until %(when)s: %(reason)s") % {
+                "when": _when(account.paused_until), "reason": account.last_error or "-"}
+        if not account.massmail:
+            return gettext("Not used for mailings")
+        return gettext("Active")
+
+    @admin.action(description=_("Re-enable selected accounts"), permissions=["change"])
+    def reenable(self, request, queryset):
+        count = queryset.update(disabled_at=None, disabled_reason="", paused_until=None)
+        self.message_user(request, ngettext(
+            "%(count)d account may send again.", "%(count)d accounts may send again.", count,
+        ) % {"count": count})
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path("<path:object_id>/test-connection/",
+                 self.admin_site.admin_view(require_POST(self.test_connection_view)),
+                 name="{}_{}_test_connection".format(*info)),
+            *super().get_urls(),
+        ]
+
+    def test_connection_view(self, request, object_id):
+        """Owners and superusers only; anyone else's account is a 404, like a missing one."""
+        account = self.get_object(request, unquote(object_id))
+        if account is None:
+            raise Http404
+        if not self.has_view_permission(request, account):
+            raise PermissionDenied
+        try:
+            result = test_connection(account)
+        except AccountError as error:
+            self.message_user(request, gettext("Test of %(account)s failed: %(error)s") % {
+                "account": account, "error": error}, messages.ERROR)
+        else:
+            self.message_user(request, gettext("Test of %(account)s succeeded. %(result)s") % {
+                "account": account, "result": result}, messages.SUCCESS)
+        return HttpResponseRedirect(
+            reverse(f"{self.admin_site.name}:massmail_emailaccount_change", args=[account.pk]))

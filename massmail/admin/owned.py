@@ -26,10 +26,16 @@ class OwnedAdmin(admin.ModelAdmin):
             filters.insert(0, self.owner_field)
         return filters
 
+    def assign_owner(self, request, obj, change):
+        """Make a new object the user's, unless a superuser picked its owner.
+
+        Separate from save_model so subclasses can rely on the owner before saving."""
+        if not change and (not request.user.is_superuser
+                           or not getattr(obj, f"{self.owner_field}_id")):
+            setattr(obj, self.owner_field, request.user)
+
     def save_model(self, request, obj, form, change):
-        if not request.user.is_superuser or not getattr(obj, f"{self.owner_field}_id"):
-            if not change:
-                setattr(obj, self.owner_field, request.user)
+        self.assign_owner(request, obj, change)
         super().save_model(request, obj, form, change)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

@@ -1,0 +1,69 @@
+"""The "Sales managers" group: the Django permissions a manager needs in massmail.
+
+Model permissions say which admin pages a manager may open at all; which objects they
+see there is decided by ownership (``OwnedAdmin``: their own messages, signatures,
+mailings, deliveries and accounts only). Both are needed: the group alone never lets a
+manager see another manager's data.
+
+What the group gets, and why:
+
+- message, attachment, signature, mailing: view, add, change, delete. Managers write
+  their own newsletters (attachments are an inline of the message, so the inline needs
+  its own permissions) and run their own campaigns: "add mailing" is what the "Create
+  mailing" button and action on the recipient lists require, "change mailing" what
+  activating, pausing and resending require.
+- delivery: view only. Deliveries are written by the engine, never in a form (the
+  admin has no add or change page for them), and resending failed or unknown rows
+  is governed by "change mailing": it changes the outcome of the manager's mailing.
+- emailaccount: view. Superusers create and edit accounts and their passwords;
+  managers see their own, read-only, and may test their connection.
+- Nothing on suppressions or Massmail Settings: those are installation-wide, for
+  superusers only. Nothing on Recipient either: VIP flags are set through the actions
+  on the host's recipient lists.
+
+The host CRM's own models (Contact, Company, Lead...) are the host's business: a host
+that wants managers to reach them through this group adds its own permissions to it.
+``ensure_managers_group`` only ever adds or removes massmail's permissions, so those
+stay when it runs again after the next ``migrate``.
+"""
+
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group, Permission
+
+MANAGERS_GROUP = "Sales managers"
+
+APP_LABEL = "massmail"
+
+# model name -> the actions ("view", "add", "change", "delete") the group has on it.
+MANAGER_PERMISSIONS = {
+    "message": ("view", "add", "change", "delete"),
+    "attachment": ("view", "add", "change", "delete"),
+    "signature": ("view", "add", "change", "delete"),
+    "mailing": ("view", "add", "change", "delete"),
+    "delivery": ("view",),
+    "emailaccount": ("view",),
+}
+
+
+def manager_codenames():
+    """The codenames of massmail's permissions that the group has."""
+    return {f"{action}_{model}" for model, actions in MANAGER_PERMISSIONS.items()
+            for action in actions}
+
+
+def ensure_managers_group(app_config, using="default"):
+    """Create the group, or bring its massmail permissions back to exactly
+    MANAGER_PERMISSIONS; returns the group. Idempotent, so it runs after every migrate.
+
+    auth creates permissions in its own post_migrate handler, which may not have run
+    for massmail yet when this one does (handler order follows INSTALLED_APPS), so the
+    permissions are created here first; that is idempotent too.
+    """
+    create_permissions(app_config, verbosity=0, using=using)
+    group, _created = Group.objects.using(using).get_or_create(name=MANAGERS_GROUP)
+    wanted = set(Permission.objects.using(using).filter(
+        content_type__app_label=APP_LABEL, codename__in=manager_codenames()))
+    held = set(group.permissions.filter(content_type__app_label=APP_LABEL))
+    group.permissions.remove(*(held - wanted))
+    group.permissions.add(*(wanted - held))
+    return group
