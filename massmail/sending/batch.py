@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,6 +26,7 @@ from ..models import Delivery, EmailAccount, Mailing, MassmailSettings, Suppress
 from ..recipients import source_for_content_type
 from ..tokens import unsubscribe_url
 from . import claims, control, notify, schedule
+from .journal import Journal
 from .smtp import AccountError, Connection, Outcome
 
 log = logging.getLogger(__name__)
@@ -150,17 +151,21 @@ class _Sender:
         self.result = result
         self.list_id = rendering.list_id(mailing)
         self.status_checked = timezone.now()
+        self.journal = Journal(lease_owner)
         self.connection = None
 
     def send(self, ids):
         targets = self.check(ids)
-        for index, target in enumerate(targets):
-            try:
-                self.before_each()
-                self.send_one(target)
-            except Stop:
-                claims.release([t.delivery.pk for t in targets[index:]], self.lease_owner)
-                raise
+        try:
+            for index, target in enumerate(targets):
+                try:
+                    self.before_each()
+                    self.send_one(target)
+                except Stop:
+                    claims.release([t.delivery.pk for t in targets[index:]], self.lease_owner)
+                    raise
+        finally:
+            self.journal.flush()
 
     def before_each(self):
         now = timezone.now()
@@ -231,33 +236,27 @@ class _Sender:
             context, from_email=self.account.from_email, to_email=delivery.email,
             message_id=message_id, list_id=self.list_id, unsubscribe_url=url, date=now,
         )
-        started = Delivery.objects.filter(
-            pk=delivery.pk, status=Delivery.Status.CLAIMED, lease_owner=self.lease_owner
-        ).update(status=Delivery.Status.SENDING, message_id=message_id, attempted_at=now,
-                 attempts=F("attempts") + 1)
-        if not started:  # unsubscribed meanwhile, or the lease was lost
-            return
         try:
-            outcome = self.connection.send(self.account.from_email, delivery.email, data)
+            self.connection.ensure_open()
         except AccountError as exc:
-            # The connection could not even be opened: this row was not attempted.
-            Delivery.objects.filter(pk=delivery.pk).update(
-                status=Delivery.Status.CLAIMED, attempted_at=None, attempts=F("attempts") - 1,
-                message_id="",
-            )
             self.account_failed(exc)
-            claims.release([delivery.pk], self.lease_owner)
             raise Stop(more=False) from exc
+        if not self.journal.start(delivery.pk, message_id, now):
+            return  # unsubscribed meanwhile, or the lease was lost
+        outcome = self.connection.send(self.account.from_email, delivery.email, data)
         self.record(delivery, outcome)
 
     def record(self, delivery, outcome):
-        attempts = delivery.attempts + 1
-        done = {"lease_until": None, "smtp_code": outcome.code, "smtp_reply": outcome.reply[:2000]}
-        rows = Delivery.objects.filter(pk=delivery.pk)
         self.result.counts[outcome.kind] += 1
+        reply = outcome.reply[:2000]
         if outcome.kind == Outcome.SENT:
-            rows.update(status=Delivery.Status.SENT, sent_at=timezone.now(), **done)
-        elif outcome.kind in (Outcome.PERMANENT, Outcome.BOUNCED):
+            self.journal.sent(delivery.pk, outcome.code, reply, timezone.now())
+            return
+        self.journal.flush()
+        attempts = delivery.attempts + 1
+        done = {"lease_until": None, "smtp_code": outcome.code, "smtp_reply": reply}
+        rows = Delivery.objects.filter(pk=delivery.pk)
+        if outcome.kind in (Outcome.PERMANENT, Outcome.BOUNCED):
             with transaction.atomic():
                 rows.update(status=Delivery.Status.FAILED, **done)
                 if outcome.kind == Outcome.BOUNCED:

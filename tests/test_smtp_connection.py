@@ -1,4 +1,4 @@
-"""SMTP connections with STARTTLS and implicit TLS, certificates verified, against a
+"""SMTP connections: STARTTLS and implicit TLS with verified certificates, against a
 real aiosmtpd server with a certificate the test makes and trusts."""
 
 import datetime
@@ -111,3 +111,13 @@ def test_starttls_required_by_the_account_but_not_offered(smtp_server):
     account = EmailAccountFactory(smtp_port=smtp_server.port, use_tls=True)
     with pytest.raises(AccountError, match="STARTTLS"):
         send_one(account)
+
+
+def test_lines_starting_with_a_dot_arrive_intact(smtp_server):
+    account = EmailAccountFactory(smtp_port=smtp_server.port)
+    body = b".starts with a dot\r\n..two dots\r\nmiddle . dot\r\n."
+    with Connection(account, timeout=5) as connection:
+        outcome = connection.send(account.from_email, "to@example.org",
+                                  b"Subject: dots\r\n\r\n" + body)
+    assert (outcome.kind, outcome.code) == (Outcome.SENT, 250)
+    assert smtp_server.messages[0].data == b"Subject: dots\r\n\r\n" + body + b"\r\n"
