@@ -369,7 +369,7 @@ class MailingAdmin(OwnedAdmin):
     def progress_cell(self, obj):
         return cell(obj, "progress", self._cells(obj)["progress"])
 
-    @admin.display(description=_("sent in the last 24 hours"))
+    @admin.display(description=_("sent in 24 h"))
     def sent_24h_cell(self, obj):
         return cell(obj, "sent_24h", self._cells(obj)["sent_24h"])
 

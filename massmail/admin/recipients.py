@@ -30,6 +30,7 @@ from django.db.models.functions import Concat, Left, Lower, StrIndex, Substr, Tr
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -371,7 +372,7 @@ class RecipientAdminMixin:
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": _("Create mailing"),
-            "subtitle": self.opts.verbose_name_plural,
+            "subtitle": capfirst(self.opts.verbose_name_plural),
             "form": form,
             "count": count,
             "excluded": [(Exclusion.LABELS[reason], excluded[reason])

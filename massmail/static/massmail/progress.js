@@ -38,15 +38,17 @@
         credentials: "same-origin",
         headers: {Accept: "application/json"},
       });
-      if (!response.ok) {
+      if (response.status >= 400 && response.status < 500) {
         return;  // logged out, or the mailing is gone: stop asking
       }
-      const data = await response.json();
-      for (const [id, mailing] of Object.entries(data.mailings)) {
-        update(id, mailing);
+      if (response.ok) {
+        const data = await response.json();
+        for (const [id, mailing] of Object.entries(data.mailings)) {
+          update(id, mailing);
+        }
       }
     } catch (error) {
-      // A network hiccup: try again at the next tick.
+      // A network hiccup: try again at the next tick, like after a server error.
     }
     window.setTimeout(poll, interval);
   }
