@@ -137,6 +137,10 @@ def test_manager_creates_previews_activates_and_watches_a_mailing(
     page.screenshot(path=SCREENSHOTS / "count-page.png", full_page=True)
 
     page.select_option("#id_message", label="Autumn news for {{ first_name }}")
+    with page.expect_navigation():
+        page.check("#id_skip_already_received")  # the page counts again by itself
+    expect(page.locator("#id_skip_already_received")).to_be_checked()
+    expect(page.locator("#massmail-count")).to_have_attribute("data-count", "4")
     page.fill("#id_name", "Germany autumn")
     page.click("input[name=_create]")
 
