@@ -53,22 +53,29 @@ class Candidate:
     eligible: bool
 
 
-def candidates(source, queryset, chunk_size=2000):
-    """Stream ``queryset``'s records as Candidates, one query, never all in memory."""
+def with_eligibility(source, queryset):
+    """``queryset`` annotated with ``_massmail_eligible`` (the source's eligible())."""
     model = source.get_model()
     eligible = source.eligible(model._default_manager.all()).filter(pk=OuterRef("pk"))
+    return queryset.annotate(_massmail_eligible=Exists(eligible))
+
+
+def candidates(source, queryset, chunk_size=2000):
+    """Stream ``queryset``'s records as Candidates, one query, never all in memory."""
     fields = ["pk", source.email_field, f"{source.owner_field}_id", "_massmail_eligible"]
     if source.subscribed_field:
         fields.append(source.subscribed_field)
-    rows = (
-        queryset.order_by()
-        .annotate(_massmail_eligible=Exists(eligible))
-        .values_list(*fields)
-        .iterator(chunk_size=chunk_size)
-    )
-    for row in rows:
+    rows = with_eligibility(source, queryset.order_by()).values_list(*fields)
+    for row in rows.iterator(chunk_size=chunk_size):
         subscribed = bool(row[4]) if source.subscribed_field else True
         yield Candidate(row[0], normalise_email(row[1]), row[2], subscribed, row[3])
+
+
+def candidate_of(source, record):
+    """The Candidate of a record loaded through with_eligibility()."""
+    return Candidate(record.pk, normalise_email(source.get_email(record)),
+                     source.get_owner_id(record), source.is_subscribed(record),
+                     record._massmail_eligible)
 
 
 def record_exclusion(candidate, owner_id):

@@ -19,8 +19,11 @@ DEFAULTS = {
     "DISPATCH_INTERVAL": 60,
     # Most deliveries one batch claims; a batch also stops after BATCH_MAX_SECONDS,
     # which keeps it far inside the broker's visibility timeout.
-    "BATCH_SIZE": 100,
+    "BATCH_SIZE": 200,
     "BATCH_MAX_SECONDS": 120,
+    # Rows a batch marks `sending` in one commit before sending them one by one. Larger
+    # is faster; after a worker crash up to this many rows may become `unknown`.
+    "SENDING_GROUP": 10,
     # How long a claimed batch may hold its rows before another worker may recover them.
     "LEASE_SECONDS": 600,
     # Attempts for temporary failures (4xx, dropped connection) before a row fails,

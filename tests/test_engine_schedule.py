@@ -75,7 +75,7 @@ def test_long_batch_stops_at_the_window_end(smtp_server, working_hours, account_
         send_all()
     assert len(smtp_server.messages) == 4
     assert mailing.deliveries.filter(status=Delivery.Status.PENDING).count() == 6
-    assert not mailing.deliveries.filter(status=Delivery.Status.CLAIMED).exists()
+    assert not mailing.deliveries.filter(status__in=["claimed", "sending", "unknown"]).exists()
 
 
 def test_start_at_in_the_future_waits(smtp_server, always_open, account_on):

@@ -11,6 +11,7 @@ mailing is paused, or when the account cannot send; unsent claimed rows go back.
 import datetime
 import logging
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.contrib.contenttypes.models import ContentType
@@ -20,7 +21,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import rendering
-from ..audience import Exclusion, candidates, record_exclusion, suppression_reasons
+from ..audience import (
+    Exclusion,
+    candidate_of,
+    record_exclusion,
+    suppression_reasons,
+    with_eligibility,
+)
 from ..conf import conf
 from ..models import Delivery, EmailAccount, Mailing, MassmailSettings, Suppression
 from ..recipients import source_for_content_type
@@ -155,17 +162,67 @@ class _Sender:
         self.connection = None
 
     def send(self, ids):
+        """Send the claimed rows in groups. The next group's emails are rendered on a
+        helper thread while the current group is on the wire (rendering is CPU, SMTP and
+        commits mostly wait), so the rendering cost hides behind the network."""
         targets = self.check(ids)
+        size = conf.SENDING_GROUP
+        groups = [targets[start:start + size] for start in range(0, len(targets), size)]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="massmail-render") as renderer:
+            upcoming = renderer.submit(self.build_group, groups[0]) if groups else None
+            try:
+                for index in range(len(groups)):
+                    emails = upcoming.result()
+                    if index + 1 < len(groups):
+                        upcoming = renderer.submit(self.build_group, groups[index + 1])
+                    self.send_group(emails, later=[t for g in groups[index + 1:] for t in g])
+            finally:
+                self.journal.flush()
+
+    def build_group(self, group):
+        now = timezone.now()
+        return [self.build(target, now) for target in group]
+
+    def send_group(self, emails, later):
+        """Mark the group ``sending`` in one commit, then send its emails one by one."""
         try:
-            for index, target in enumerate(targets):
-                try:
+            self.before_each()
+            self.open_connection()
+        except Stop:
+            self.give_back(emails, set(), later)
+            raise
+        started = self.journal.start([(t.delivery.pk, message_id) for t, message_id, _ in emails],
+                                     timezone.now())
+        for index, (target, _message_id, data) in enumerate(emails):
+            if target.delivery.pk not in started:
+                continue  # unsubscribed meanwhile, or the lease was lost
+            try:
+                if index:
                     self.before_each()
-                    self.send_one(target)
-                except Stop:
-                    claims.release([t.delivery.pk for t in targets[index:]], self.lease_owner)
-                    raise
-        finally:
-            self.journal.flush()
+                self.open_connection()
+                outcome = self.connection.send(self.account.from_email, target.delivery.email, data)
+            except Stop:
+                self.give_back(emails[index:], started, later)
+                raise
+            try:
+                self.record(target.delivery, outcome)
+            except Stop:
+                self.give_back(emails[index + 1:], started, later)
+                raise
+
+    def give_back(self, emails, started, later):
+        """Return rows this batch will not attempt: marked ones to ``claimed``, then all
+        of them to ``pending``."""
+        ids = [target.delivery.pk for target, _message_id, _data in emails]
+        self.journal.unsend([pk for pk in ids if pk in started])
+        claims.release(ids + [target.delivery.pk for target in later], self.lease_owner)
+
+    def open_connection(self):
+        try:
+            self.connection.ensure_open()
+        except AccountError as exc:
+            self.account_failed(exc)
+            raise Stop(more=False) from exc
 
     def before_each(self):
         now = timezone.now()
@@ -181,28 +238,27 @@ class _Sender:
         """Apply every rule again to the claimed rows: skip or release what may not go."""
         deliveries = list(
             Delivery.objects.filter(pk__in=ids).select_related("recipient").order_by("pk")
+            .only("email", "attempts", "recipient__content_type_id", "recipient__object_id",
+                  "recipient__vip")
         )
         by_type = defaultdict(list)
         for delivery in deliveries:
             by_type[delivery.recipient.content_type_id].append(delivery.recipient.object_id)
-        facts, records = {}, {}
+        records = {}
         for content_type_id, object_ids in by_type.items():
             source = source_for_content_type(ContentType.objects.get_for_id(content_type_id))
-            model = source.get_model()
-            queryset = model._default_manager.filter(pk__in=object_ids)
-            for candidate in candidates(source, queryset):
-                facts[content_type_id, candidate.object_id] = candidate
-            for pk, record in queryset.select_related(*source.select_related).in_bulk().items():
-                records[content_type_id, pk] = (source, record)
+            queryset = source.get_model()._default_manager.filter(pk__in=object_ids)
+            queryset = with_eligibility(source, queryset.select_related(*source.select_related))
+            for record in queryset:
+                records[content_type_id, record.pk] = (source, record)
         suppressed = suppression_reasons(d.email for d in deliveries)
         skipped, wrong_account, targets = defaultdict(list), [], []
         for delivery in deliveries:
             key = (delivery.recipient.content_type_id, delivery.recipient.object_id)
-            candidate = facts.get(key)
-            if candidate is None:
+            if key not in records:
                 reason = Delivery.SkipReason.RECORD_DELETED
             else:
-                exclusion = record_exclusion(candidate, self.mailing.owner_id)
+                exclusion = record_exclusion(candidate_of(*records[key]), self.mailing.owner_id)
                 exclusion = exclusion or suppressed.get(delivery.email)
                 reason = SKIP_REASONS.get(exclusion)
             if reason:
@@ -221,9 +277,9 @@ class _Sender:
         claims.release(wrong_account, self.lease_owner, account=None)
         return targets
 
-    def send_one(self, target):
+    def build(self, target, now):
+        """(target, Message-ID, the email's bytes) for one recipient."""
         delivery = target.delivery
-        now = timezone.now()
         url = unsubscribe_url(delivery.pk)
         context = {
             **target.values,
@@ -236,15 +292,7 @@ class _Sender:
             context, from_email=self.account.from_email, to_email=delivery.email,
             message_id=message_id, list_id=self.list_id, unsubscribe_url=url, date=now,
         )
-        try:
-            self.connection.ensure_open()
-        except AccountError as exc:
-            self.account_failed(exc)
-            raise Stop(more=False) from exc
-        if not self.journal.start(delivery.pk, message_id, now):
-            return  # unsubscribed meanwhile, or the lease was lost
-        outcome = self.connection.send(self.account.from_email, delivery.email, data)
-        self.record(delivery, outcome)
+        return target, message_id, data
 
     def record(self, delivery, outcome):
         self.result.counts[outcome.kind] += 1
