@@ -54,7 +54,7 @@ from .merge_fields import (
 
 __all__ = [
     "PreparedMessage", "Rendered", "html_to_text", "inline_css", "list_id", "make_message_id",
-    "prepare", "validate_message", "validate_template",
+    "prepare", "recipient_context", "validate_message", "validate_template",
 ]
 
 # Prepared message versions kept per process. A worker sends few messages at a time, and
@@ -254,6 +254,16 @@ def _address(name, address):
     if not at or not local.isascii():
         raise ValueError(f"{name} is not an address massmail can send to: {address!r}")
     return f"{local}@{_ascii_domain(domain)}"
+
+
+def recipient_context(values, *, email, unsubscribe_url, postal_address):
+    """The merge context of one email: the record's merge values and the built-in fields.
+
+    The engine, the mailing preview and the test send all build it here, so that what a
+    manager previews is what a recipient gets.
+    """
+    return {**values, "email": email, "unsubscribe_url": unsubscribe_url,
+            "postal_address": postal_address}
 
 
 def make_message_id(from_email):

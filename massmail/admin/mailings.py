@@ -12,18 +12,16 @@ Mailings are created from the recipient lists (see recipients.py), not from an e
 add form: a mailing is its recipients.
 """
 
-import datetime
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, OuterRef, Q
+from django.db.models import OuterRef
 from django.http import Http404, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
@@ -34,11 +32,10 @@ from .. import api, rendering, tokens
 from ..audience import Exclusion
 from ..models import Delivery, Mailing, MassmailSettings, Message
 from ..recipients import get_sources, source_for_content_type
-from ..sending.control import OPEN_STATUSES, activation_warnings
+from ..sending.control import OPEN_STATUSES, activation_warnings, counts_by_mailing
 from .owned import OwnedAdmin
 from .suppressions import reason_label, suppression_reason
 
-DAY = datetime.timedelta(days=1)
 # The statuses a manager may choose, from each status. "done" is the engine's to set.
 NEXT_STATUSES = {
     Mailing.Status.PAUSED: (Mailing.Status.PAUSED, Mailing.Status.ACTIVE, Mailing.Status.INTERRUPTED),
@@ -57,26 +54,6 @@ PREVIEW_CANDIDATES = 20
 
 
 # --- progress ------------------------------------------------------------------------------
-
-
-def delivery_counts(mailing_ids, now=None):
-    """{mailing id: {"total", each delivery status, "sent_24h": n}} in one query.
-
-    The same numbers as ``control.counts``, for a whole page of mailings at once, so a
-    list of 100 mailings costs one aggregate, not one per row.
-    """
-    now = now or timezone.now()
-    by_status = {status: Count("id", filter=Q(status=status)) for status in Delivery.Status.values}
-    rows = (
-        Delivery.objects.filter(mailing_id__in=mailing_ids).order_by().values("mailing_id")
-        .annotate(total=Count("id"), **by_status, sent_24h=Count(
-            "id", filter=Q(status=Delivery.Status.SENT, sent_at__gte=now - DAY)))
-    )
-    empty = dict.fromkeys(["total", *Delivery.Status.values, "sent_24h"], 0)
-    counts = {pk: dict(empty) for pk in mailing_ids}
-    for row in rows:
-        counts[row.pop("mailing_id")] = row
-    return counts
 
 
 def percent_processed(counts):
@@ -155,13 +132,10 @@ def preview(mailing):
             break
     else:
         return None
-    # The same context the engine builds for a real send (sending/batch.py).
-    context = {
-        **source.merge_values(record),
-        "email": delivery.email,
-        "unsubscribe_url": tokens.unsubscribe_url(delivery.pk),
-        "postal_address": MassmailSettings.load().postal_address,
-    }
+    context = rendering.recipient_context(
+        source.merge_values(record), email=delivery.email,
+        unsubscribe_url=tokens.unsubscribe_url(delivery.pk),
+        postal_address=MassmailSettings.load().postal_address)
     try:
         rendered = rendering.prepare(mailing.message).render(context)
     except ValidationError as error:
@@ -207,7 +181,7 @@ class MailingChangeList(ChangeList):
 
     def get_results(self, request):
         super().get_results(request)
-        counts = delivery_counts([mailing.pk for mailing in self.result_list])
+        counts = counts_by_mailing([mailing.pk for mailing in self.result_list])
         for mailing in self.result_list:
             mailing.massmail_counts = counts[mailing.pk]
 
@@ -344,7 +318,7 @@ class MailingAdmin(OwnedAdmin):
         mailings = list(self.get_queryset(request).filter(pk__in=ids))
         if len(mailings) != len(ids):
             raise Http404
-        counts = delivery_counts(ids)
+        counts = counts_by_mailing(ids)
         return JsonResponse({"mailings": {
             str(mailing.pk): {
                 "status": mailing.status,
@@ -357,7 +331,7 @@ class MailingAdmin(OwnedAdmin):
 
     def _cells(self, obj):
         if not hasattr(obj, "massmail_cells"):
-            counts = getattr(obj, "massmail_counts", None) or delivery_counts([obj.pk])[obj.pk]
+            counts = getattr(obj, "massmail_counts", None) or counts_by_mailing([obj.pk])[obj.pk]
             obj.massmail_cells = cells(obj, counts)
         return obj.massmail_cells
 

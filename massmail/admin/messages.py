@@ -79,8 +79,9 @@ def sample_context(owner):
     if record is None:
         values = {name: SAMPLE_VALUES.get(name, f"[{name}]") for name in merge_field_names()}
     settings = MassmailSettings.load()
-    context = {**values, "postal_address": settings.postal_address,
-               "unsubscribe_url": settings.unsubscribe_url}
+    context = rendering.recipient_context(
+        values, email=values.get("email", ""), unsubscribe_url=settings.unsubscribe_url,
+        postal_address=settings.postal_address)
     return context, record
 
 

@@ -281,12 +281,9 @@ class _Sender:
         """(target, Message-ID, the email's bytes) for one recipient."""
         delivery = target.delivery
         url = unsubscribe_url(delivery.pk)
-        context = {
-            **target.values,
-            "email": delivery.email,
-            "unsubscribe_url": url,
-            "postal_address": self.settings.postal_address,
-        }
+        context = rendering.recipient_context(
+            target.values, email=delivery.email, unsubscribe_url=url,
+            postal_address=self.settings.postal_address)
         message_id = rendering.make_message_id(self.account.from_email)
         data = self.prepared.build(
             context, from_email=self.account.from_email, to_email=delivery.email,
