@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo run lint superuser clean
+.PHONY: install test demo run lint superuser messages clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ run: $(STAMP)
 superuser: $(STAMP)
 	DATABASE_URL= REDIS_URL= $(BIN)/python manage.py migrate --noinput
 	DATABASE_URL= REDIS_URL= $(BIN)/python manage.py massmail_demo_users
+
+messages: $(STAMP)
+	cd massmail && DJANGO_SETTINGS_MODULE=example_project.settings PYTHONPATH=.. \
+	  ../$(BIN)/django-admin makemessages -l en --keep-pot --no-obsolete
 
 clean:
 	rm -rf $(VENV) var
