@@ -1,6 +1,7 @@
 """Activation checks, status changes and the why-not-sending line."""
 
 import pytest
+from django.core.management import call_command
 
 from example_project.crm.models import Contact
 from massmail import api
@@ -93,3 +94,12 @@ def test_resend_failed_and_unknown_rows_only(smtp_server, always_open, account_o
     send_all()
     assert sorted(smtp_server.handler.recipients()) == sorted(
         [failed.email, unknown.email, sent.email, unknown.email])
+
+
+def test_massmail_send_command_runs_the_engine_in_process(smtp_server, mailing):
+    api.activate(mailing)
+    call_command("massmail_send", "--once")
+    assert len(smtp_server.messages) == 2
+    call_command("massmail_send")  # returns once nothing is left to send
+    mailing.refresh_from_db()
+    assert mailing.status == "done"
