@@ -5,7 +5,6 @@ import re
 import shutil
 from pathlib import Path
 
-import pytest
 from django.core.management import call_command
 
 from .conftest import need_service
