@@ -1,8 +1,13 @@
 import os
+import threading
 
 import pytest
+from django.contrib.auth.models import Group, Permission
 from django.db import connection
 
+from massmail.permissions import MANAGERS_GROUP
+
+from .factories import UserFactory
 from .smtp import SMTPServer
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -37,15 +42,81 @@ def smtp_server():
     server.stop()
 
 
-@pytest.fixture
-def always_open(db):
-    """Massmail Settings with working hours off, so tests can send at any time."""
+def in_threads(count, target):
+    """Run ``target`` in ``count`` threads at once, each closing its own database
+    connection, and fail the test with the exceptions any of them raised."""
+    errors = []
+
+    def wrapper():
+        try:
+            target()
+        except Exception as exc:  # surfaced in the test's thread below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=wrapper) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+
+
+def update_massmail_settings(**fields):
+    """Set ``fields`` on the Massmail Settings singleton and save it; returns it."""
     from massmail.models import MassmailSettings
 
     settings = MassmailSettings.load()
-    settings.use_business_time = False
+    for name, value in fields.items():
+        setattr(settings, name, value)
     settings.save()
     return settings
+
+
+@pytest.fixture
+def always_open(db):
+    """Massmail Settings with working hours off, so tests can send at any time."""
+    return update_massmail_settings(use_business_time=False)
+
+
+# --- managers ---------------------------------------------------------------------------
+
+
+def make_manager(username, *, crm=True, **fields):
+    """A staff user in the "Sales managers" group that migrate creates. With ``crm``, also
+    the view and change permissions on the CRM's models (Contact, Company, Lead), which the
+    host CRM grants its managers so that they reach the recipient lists."""
+    user = UserFactory(username=username, **fields)
+    user.groups.add(Group.objects.get(name=MANAGERS_GROUP))
+    if crm:
+        user.user_permissions.add(*Permission.objects.filter(
+            content_type__app_label="crm", codename__regex=r"^(view|change)_"))
+    return user
+
+
+def with_every_permission(user, apps=("massmail", "crm")):
+    """Give ``user`` every model permission of ``apps`` too: for tests that show that only
+    ownership, or a superuser-only page's own check, refuses a manager."""
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label__in=apps))
+    return user
+
+
+@pytest.fixture
+def anna():
+    return make_manager("anna")
+
+
+@pytest.fixture
+def ben():
+    return make_manager("ben")
+
+
+@pytest.fixture
+def as_anna(client, anna):
+    """The test client, logged in as Anna."""
+    client.force_login(anna)
+    return client
 
 
 @pytest.fixture

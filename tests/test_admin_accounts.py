@@ -5,37 +5,23 @@ the connection against a real SMTP server, and superusers re-enable accounts."""
 import datetime
 
 import pytest
-from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
 from massmail.models import Delivery, EmailAccount
-from massmail.permissions import MANAGERS_GROUP
 
 from .factories import (
     DeliveryFactory,
     EmailAccountFactory,
     MailingFactory,
     SuperuserFactory,
-    UserFactory,
 )
 from .smtp import free_port
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "Stored-Pa55word-xyzzy"
-
-
-def manager(username):
-    user = UserFactory(username=username)
-    user.groups.add(Group.objects.get(name=MANAGERS_GROUP))
-    return user
-
-
-@pytest.fixture
-def anna():
-    return manager("anna")
 
 
 @pytest.fixture

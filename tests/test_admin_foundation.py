@@ -2,12 +2,12 @@
 in every list and change page, and the write-only SMTP password."""
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils.html import escape
 
 from massmail.models import EmailAccount, MassmailSettings
 
+from .conftest import with_every_permission
 from .factories import (
     DeliveryFactory,
     EmailAccountFactory,
@@ -15,7 +15,6 @@ from .factories import (
     MessageFactory,
     SignatureFactory,
     SuperuserFactory,
-    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -24,26 +23,9 @@ PASSWORD = "Stored-Pa55word-xyzzy"
 OWNED_MODELS = ["emailaccount", "signature", "message", "mailing", "delivery"]
 
 
-def manager(username):
-    """A staff user with every massmail model permission, as the managers' group will give."""
-    user = UserFactory(username=username)
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="massmail"))
-    return user
-
-
 @pytest.fixture
 def superuser():
     return SuperuserFactory(username="root")
-
-
-@pytest.fixture
-def anna():
-    return manager("anna")
-
-
-@pytest.fixture
-def ben():
-    return manager("ben")
 
 
 def shown(obj):
@@ -115,7 +97,8 @@ def test_superuser_cannot_add_or_delete_settings(client, superuser):
 
 
 def test_manager_gets_403_on_settings(client, anna):
-    client.force_login(anna)
+    # Even with every model permission: the settings are the superuser's.
+    client.force_login(with_every_permission(anna))
     obj = MassmailSettings.load()
     assert client.get(url("massmailsettings", "changelist")).status_code == 403
     assert client.get(url("massmailsettings", "change", obj.pk)).status_code == 403
@@ -128,7 +111,8 @@ def test_manager_gets_403_on_settings(client, anna):
 
 
 def test_settings_appear_on_the_index_only_for_superusers(client, superuser, anna):
-    client.force_login(anna)
+    # Even with every model permission: the settings are the superuser's.
+    client.force_login(with_every_permission(anna))
     index = client.get(reverse("admin:index"))
     assert index.status_code == 200
     assert url("massmailsettings", "changelist").encode() not in index.content
@@ -165,7 +149,8 @@ def test_manager_cannot_open_another_manager_s_object(client, anna, ben, model):
     """Django answers a hidden object like a missing one: a redirect to the index with
     "doesn't exist", so the page never reveals that the object is there."""
     other = objects_of(ben)[model]
-    client.force_login(anna)
+    # Even with every model permission: ownership alone keeps her out.
+    client.force_login(with_every_permission(anna))
     for view in ("change", "history", "delete"):
         response = client.get(url(model, view, other.pk))
         assert response.status_code in (302, 403, 404), view
@@ -284,7 +269,8 @@ def test_superuser_adds_an_account_for_a_manager(client, superuser, anna):
 
 def test_managers_cannot_add_or_change_accounts(client, anna):
     account = EmailAccountFactory(owner=anna, password=PASSWORD, name="Mine")
-    client.force_login(anna)
+    # Even with every model permission: accounts are the superuser's to write.
+    client.force_login(with_every_permission(anna))
     assert client.get(url("emailaccount", "add")).status_code == 403
     assert client.post(url("emailaccount", "add"), {
         "name": "Sneaky", "from_email": "x@x.example", "smtp_host": "h", "smtp_port": 25,

@@ -7,14 +7,14 @@ import html
 import re
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from massmail.models import Delivery, Mailing, MassmailSettings
+from massmail.models import Delivery, Mailing
 
+from .conftest import update_massmail_settings, with_every_permission
 from .factories import (
     ContactFactory,
     DeliveryFactory,
@@ -23,7 +23,6 @@ from .factories import (
     MessageFactory,
     RecipientFactory,
     SuperuserFactory,
-    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -33,34 +32,9 @@ DELIVERIES = reverse("admin:massmail_delivery_changelist")
 MAILINGS = reverse("admin:massmail_mailing_changelist")
 
 
-def manager(username):
-    """A staff user with every massmail and CRM permission, as the managers' group gives."""
-    user = UserFactory(username=username)
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["massmail", "crm"]))
-    return user
-
-
-@pytest.fixture
-def anna():
-    return manager("anna")
-
-
-@pytest.fixture
-def ben():
-    return manager("ben")
-
-
-@pytest.fixture
-def as_anna(client, anna):
-    client.force_login(anna)
-    return client
-
-
 @pytest.fixture
 def own_unsubscribe_page(db):
-    settings = MassmailSettings.load()
-    settings.unsubscribe_url = "https://crm.example.com/unsubscribed/"
-    settings.save()
+    update_massmail_settings(unsubscribe_url="https://crm.example.com/unsubscribed/")
 
 
 def change_url(mailing):
@@ -88,6 +62,19 @@ def change_data(mailing, **changes):
 
 def shown_messages(response):
     return [(m.level_tag, str(m)) for m in response.context["messages"]]
+
+
+def activate(client, mailing):
+    """Activate ``mailing`` on its change page, check that it is active and return the
+    messages shown on the page after the redirect."""
+    response = client.post(change_url(mailing), change_data(mailing, status="active"), follow=True)
+    mailing.refresh_from_db()
+    assert mailing.status == Mailing.Status.ACTIVE
+    return shown_messages(response)
+
+
+def warnings_of(messages):
+    return [text for level, text in messages if level == "warning"]
 
 
 # --- preview -------------------------------------------------------------------------------
@@ -176,11 +163,8 @@ def test_activation_with_only_the_main_account_warns_about_waiting_non_vips(
     mailing = mailing_with(anna, [Delivery.Status.PENDING] * 2)
     EmailAccountFactory(owner=anna, main=True)
 
-    response = as_anna.post(change_url(mailing), change_data(mailing, status="active"), follow=True)
+    warnings = warnings_of(activate(as_anna, mailing))
 
-    mailing.refresh_from_db()
-    assert mailing.status == Mailing.Status.ACTIVE
-    warnings = [text for level, text in shown_messages(response) if level == "warning"]
     assert len(warnings) == 1
     assert "2 non-VIP recipients will wait" in warnings[0]
 
@@ -189,11 +173,8 @@ def test_activation_with_the_default_unsubscribe_page_warns(as_anna, anna):
     mailing = mailing_with(anna, [Delivery.Status.PENDING])
     EmailAccountFactory(owner=anna)
 
-    response = as_anna.post(change_url(mailing), change_data(mailing, status="active"), follow=True)
+    warnings = warnings_of(activate(as_anna, mailing))
 
-    mailing.refresh_from_db()
-    assert mailing.status == Mailing.Status.ACTIVE
-    warnings = [text for level, text in shown_messages(response) if level == "warning"]
     assert len(warnings) == 1
     assert "still the default example.com page" in warnings[0]
 
@@ -203,11 +184,9 @@ def test_activation_without_problems_warns_of_nothing(as_anna, anna, own_unsubsc
     EmailAccountFactory(owner=anna, main=True)
     EmailAccountFactory(owner=anna)
 
-    response = as_anna.post(change_url(mailing), change_data(mailing, status="active"), follow=True)
+    messages = activate(as_anna, mailing)
 
-    assert [level for level, _text in shown_messages(response)] == ["success"]
-    mailing.refresh_from_db()
-    assert mailing.status == Mailing.Status.ACTIVE
+    assert [level for level, _text in messages] == ["success"]
 
 
 @pytest.mark.parametrize(("start", "target"), [
@@ -423,7 +402,8 @@ def test_second_manager_reaches_none_of_the_first_manager_s_mailing_urls(client,
     mailing = mailing_with(anna, [S.FAILED, S.UNKNOWN], name="Anna secret mailing",
                            status=Mailing.Status.ACTIVE)
     delivery = mailing.deliveries.first()
-    client.force_login(ben)
+    # Even with every model permission: ownership alone keeps Ben out.
+    client.force_login(with_every_permission(ben))
 
     urls = [
         change_url(mailing),

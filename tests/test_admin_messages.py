@@ -5,12 +5,10 @@ errors on the form and one default signature per manager."""
 import email.utils
 
 import pytest
-from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from massmail.models import MassmailSettings, Message, Signature
-from massmail.permissions import MANAGERS_GROUP
 from massmail.recipients import merge_field_names
 
 from .factories import (
@@ -20,7 +18,6 @@ from .factories import (
     MessageFactory,
     SignatureFactory,
     SuperuserFactory,
-    UserFactory,
 )
 from .smtp import free_port
 
@@ -29,17 +26,11 @@ pytestmark = pytest.mark.django_db
 CONTENT = '<p>Hello {{ first_name }},</p><p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>'
 
 
-def manager(username):
-    user = UserFactory(username=username)
-    user.groups.add(Group.objects.get(name=MANAGERS_GROUP))
-    return user
-
-
 @pytest.fixture
-def anna(client):
-    user = manager("anna")
-    client.force_login(user)
-    return user
+def anna(anna, client):
+    """Anna (conftest's), logged in."""
+    client.force_login(anna)
+    return anna
 
 
 def url(view, *args, model="message"):
@@ -78,8 +69,8 @@ def test_change_page_shows_the_preview_in_a_sandboxed_iframe(client, anna):
     assert "<p>Hello Ada,</p>" in preview.content.decode()
 
 
-def test_preview_uses_the_first_recipient_and_escapes_merge_values(client, anna):
-    ContactFactory(owner=manager("ben"), first_name="Not Anna's")
+def test_preview_uses_the_first_recipient_and_escapes_merge_values(client, anna, ben):
+    ContactFactory(owner=ben, first_name="Not Anna's")
     ContactFactory(owner=anna, first_name='<script>alert("x")</script>', last_name="Smith",
                    email="evil@example.org")
     message = MessageFactory(owner=anna, subject="Hi {{ first_name }}", content=CONTENT)
@@ -336,9 +327,9 @@ def test_superuser_cannot_give_a_message_another_owner_s_signature(client, anna)
 # --- default signature ------------------------------------------------------------------
 
 
-def test_marking_a_signature_default_unsets_the_previous_one(client, anna):
+def test_marking_a_signature_default_unsets_the_previous_one(client, anna, ben):
     old = SignatureFactory(owner=anna, default=True, name="Old")
-    others = SignatureFactory(owner=manager("ben"), default=True)
+    others = SignatureFactory(owner=ben, default=True)
     response = client.post(url("add", model="signature"),
                            {"name": "New", "content": "<p>New</p>", "default": "on"})
     assert response.status_code == 302, response.context["adminform"].form.errors
@@ -364,10 +355,10 @@ def test_superuser_makes_a_manager_s_signature_default(client, anna):
     assert Signature.objects.get(default=True).name == "New"
 
 
-def test_new_message_starts_with_the_default_signature(client, anna):
+def test_new_message_starts_with_the_default_signature(client, anna, ben):
     SignatureFactory(owner=anna, name="Other")
     default = SignatureFactory(owner=anna, default=True, name="Default")
-    SignatureFactory(owner=manager("ben"), default=True)
+    SignatureFactory(owner=ben, default=True)
     form = client.get(url("add")).context["adminform"].form
     assert form.initial["signature"] == default.pk
 

@@ -33,29 +33,6 @@ CHANGELIST = reverse("admin:crm_contact_changelist")
 CREATE = reverse("admin:crm_contact_massmail_create_mailing")
 
 
-def manager(username):
-    """A staff user with every massmail and CRM permission, as the managers' group gives."""
-    user = UserFactory(username=username)
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["massmail", "crm"]))
-    return user
-
-
-@pytest.fixture
-def anna():
-    return manager("anna")
-
-
-@pytest.fixture
-def ben():
-    return manager("ben")
-
-
-@pytest.fixture
-def as_anna(client, anna):
-    client.force_login(anna)
-    return client
-
-
 def excluded_shown(response):
     """{reason: number} as the confirmation page lists them."""
     labels = {str(label): reason for reason, label in Exclusion.LABELS.items()}

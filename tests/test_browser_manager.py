@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.contrib.auth.models import Permission
 from django.db import connection, connections
 
-from massmail.models import Mailing, MassmailSettings
+from massmail.models import Mailing
 from massmail.sending.runner import run
 
-from .conftest import need_service
+from .conftest import make_manager, need_service, update_massmail_settings
 from .factories import CompanyFactory, ContactFactory, MessageFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -55,12 +54,9 @@ def browser(monkeypatch):
 def crm(account_on, settings):
     """Anna's and Ben's contacts in Germany and France, Anna's message and account."""
     settings.MASSMAIL = {**settings.MASSMAIL, "DISPATCH_ON_ACTIVATE": False}
-    massmail_settings = MassmailSettings.load()
-    massmail_settings.use_business_time = False
-    massmail_settings.unsubscribe_url = "https://crm.example.com/unsubscribed/"
-    massmail_settings.save()
-    anna = UserFactory(username="anna", password="anna-pw")
-    anna.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["massmail", "crm"]))
+    update_massmail_settings(use_business_time=False,
+                             unsubscribe_url="https://crm.example.com/unsubscribed/")
+    anna = make_manager("anna", password="anna-pw")
     ben = UserFactory(username="ben")
     germany = CompanyFactory(owner=anna, name="Maschinen GmbH", country="Germany")
     france = CompanyFactory(owner=anna, name="Machines SA", country="France")

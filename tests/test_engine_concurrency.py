@@ -4,7 +4,6 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -14,29 +13,11 @@ from massmail.sending import claims
 from massmail.sending.routing import route
 from massmail.sending.runner import run
 
+from .conftest import in_threads
 from .engine import contacts, received_by_account, start_mailing
 from .factories import MessageFactory, UserFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def in_threads(count, target):
-    errors = []
-
-    def wrapper():
-        try:
-            target()
-        except Exception as exc:  # surfaced in the main thread below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=wrapper) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
 
 
 def test_workers_deliver_each_address_exactly_once(postgres, smtp_server, always_open, account_on):

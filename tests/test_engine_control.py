@@ -5,9 +5,10 @@ from django.core.management import call_command
 
 from example_project.crm.models import Contact
 from massmail import api
-from massmail.models import Delivery, MassmailSettings
+from massmail.models import Delivery
 from massmail.sending.control import ActivationError
 
+from .conftest import update_massmail_settings
 from .engine import contacts, send_all, start_mailing
 from .factories import MailingFactory, MessageFactory, UserFactory
 
@@ -64,9 +65,7 @@ def test_activation_refused_without_usable_account(always_open):
 def test_activation_warns_about_the_default_unsubscribe_page(mailing):
     warnings = api.activate(mailing)
     assert any("unsubscribing is still the default" in w for w in warnings)
-    settings = MassmailSettings.load()
-    settings.unsubscribe_url = "https://shop.example/unsubscribed"
-    settings.save()
+    update_massmail_settings(unsubscribe_url="https://shop.example/unsubscribed")
     api.pause(mailing)
     assert api.activate(mailing) == []
 

@@ -11,6 +11,7 @@ from django.urls import reverse
 from massmail.models import Message, Signature
 from massmail.permissions import MANAGER_PERMISSIONS, MANAGERS_GROUP, ensure_managers_group
 
+from .conftest import make_manager
 from .factories import (
     EmailAccountFactory,
     MessageFactory,
@@ -37,12 +38,6 @@ def group():
 
 def codenames(group):
     return {(p.content_type.app_label, p.codename) for p in group.permissions.all()}
-
-
-def manager(username):
-    user = UserFactory(username=username)
-    user.groups.add(group())
-    return user
 
 
 def url(model, view, *args):
@@ -77,7 +72,7 @@ def test_a_deleted_group_comes_back():
 
 
 def test_group_member_uses_the_massmail_admin(client):
-    anna = manager("anna")
+    anna = make_manager("anna", crm=False)
     client.force_login(anna)
     index = client.get(reverse("admin:index")).content.decode()
     for model in ("message", "signature", "mailing", "delivery", "emailaccount"):
@@ -109,9 +104,8 @@ def test_staff_without_the_group_gets_nothing(client):
 
 
 @pytest.fixture
-def anna_s():
+def anna_s(anna):
     """Anna's objects, and Ben logged in as the second manager."""
-    anna = manager("anna")
     signature = SignatureFactory(owner=anna, name="Anna-signature-xyz")
     return {
         "message": MessageFactory(owner=anna, subject="Anna-message-xyz", content=CONTENT,
@@ -122,10 +116,10 @@ def anna_s():
 
 
 @pytest.fixture
-def ben(client):
-    user = manager("ben")
-    client.force_login(user)
-    return user
+def ben(ben, client):
+    """Ben (conftest's), logged in."""
+    client.force_login(ben)
+    return ben
 
 
 def name(obj):

@@ -5,20 +5,19 @@ import csv
 import io
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from massmail.models import Delivery, Suppression
 
+from .conftest import make_manager, with_every_permission
 from .factories import (
     ContactFactory,
     DeliveryFactory,
     MailingFactory,
     SuperuserFactory,
     SuppressionFactory,
-    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -35,10 +34,7 @@ def superuser_client(client):
 
 @pytest.fixture
 def manager():
-    """A staff user with every massmail and CRM permission a managers' group could give."""
-    user = UserFactory()
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["massmail", "crm"]))
-    return user
+    return make_manager("manager")
 
 
 def csv_rows(response):
@@ -130,7 +126,8 @@ def test_superuser_can_remove_an_entry(superuser_client, entries):
 
 
 def test_manager_cannot_reach_the_suppression_admin(client, manager, entries):
-    client.force_login(manager)
+    # Even with every model permission, view_suppression included: superusers only.
+    client.force_login(with_every_permission(manager))
     for url in (reverse(CHANGELIST), reverse(EXPORT), reverse("admin:massmail_suppression_add"),
                 reverse("admin:massmail_suppression_change", args=[entries["ann"].pk])):
         assert client.get(url).status_code == 403, url

@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 import pytest
 from django.core import signing
 from django.core.management import call_command
-from django.db import connection
 from django.test import Client, override_settings
 from django.urls import reverse
 
@@ -25,7 +24,7 @@ from massmail.signals import unsubscribed
 from massmail.tokens import make_token
 from massmail.unsubscribe import unsubscribe
 
-from .conftest import need_service
+from .conftest import in_threads, need_service, update_massmail_settings
 from .factories import (
     ContactFactory,
     DeliveryFactory,
@@ -67,9 +66,7 @@ def one_click(path, multipart=False):
 
 @pytest.fixture
 def thanks_url(db):
-    settings_obj = MassmailSettings.load()
-    settings_obj.unsubscribe_url = THANKS_URL
-    settings_obj.save()
+    update_massmail_settings(unsubscribe_url=THANKS_URL)
     return THANKS_URL
 
 
@@ -279,24 +276,12 @@ def test_concurrent_unsubscribes_of_one_address(postgres, signals):
     pending = DeliveryFactory(email=delivery.email, recipient=delivery.recipient)
     workers = 6
     barrier = threading.Barrier(workers)
-    errors = []
 
     def work():
-        try:
-            barrier.wait()
-            unsubscribe(delivery.email, mailing=delivery.mailing, channel=Suppression.Channel.PAGE)
-        except Exception as exc:  # reported below, in the test thread
-            errors.append(exc)
-        finally:
-            connection.close()
+        barrier.wait()
+        unsubscribe(delivery.email, mailing=delivery.mailing, channel=Suppression.Channel.PAGE)
 
-    threads = [threading.Thread(target=work) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
+    in_threads(workers, work)  # and no worker raised
     assert Suppression.objects.filter(email=delivery.email).count() == 1
     pending.refresh_from_db()
     assert pending.status == Delivery.Status.SKIPPED
@@ -379,9 +364,7 @@ def test_end_to_end_unsubscribe(smtp_server, thanks_url, settings):
     from massmail import api
 
     settings.MASSMAIL = {**settings.MASSMAIL, "DISPATCH_ON_ACTIVATE": False}
-    settings_obj = MassmailSettings.load()
-    settings_obj.use_business_time = False
-    settings_obj.save()
+    update_massmail_settings(use_business_time=False)
     manager = UserFactory()
     ann, bob, eve = (ContactFactory(owner=manager) for _ in range(3))
     EmailAccountFactory(owner=manager, smtp_host=smtp_server.host, smtp_port=smtp_server.port)
