@@ -85,3 +85,21 @@ def test_every_email_has_its_message_id_stored_before_sending(smtp_server, alway
     received = {m.message["Message-ID"] for m in smtp_server.messages}
     assert stored == received
     assert all(mid.endswith("@sender.example>") for mid in stored)
+
+
+def test_a_message_that_cannot_render_interrupts_the_mailing_and_loses_nothing(
+        smtp_server, always_open, account_on):
+    manager = UserFactory(email="owner@example.com")
+    account_on(manager)
+    contacts(manager, 2)
+    mailing = start_mailing(manager)
+    # Saved around the form's validation, as a data migration or a script could.
+    type(mailing.message).objects.filter(pk=mailing.message_id).update(
+        content="{% load static %}{{ unsubscribe_url }}")
+    send_all()
+    mailing.refresh_from_db()
+    assert mailing.status == Mailing.Status.INTERRUPTED
+    assert smtp_server.messages == []
+    assert set(mailing.deliveries.values_list("status", flat=True)) == {"pending"}
+    assert [m.subject for m in mail.outbox] == [f"Mailing interrupted: {mailing}"]
+    assert "cannot be rendered" in mail.outbox[0].body

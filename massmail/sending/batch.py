@@ -2,10 +2,11 @@
 
 A batch holds the account's batch lease (one connection per account at a time), then
 claims rows in rounds within the account's budget, re-checks every rule for the claimed
-rows, and sends them over one reused SMTP connection. Before each email it commits
-``sending`` with the Message-ID; after it, the outcome with the server's reply. It
-stops at the end of the working-hours window, after BATCH_MAX_SECONDS, when the
-mailing is paused, or when the account cannot send; unsent claimed rows go back.
+rows, and sends them over one reused SMTP connection. Before each email leaves, its row
+is committed ``sending`` with the Message-ID (a group at a time, see journal.py); after
+it, the outcome is recorded with the server's reply. It stops at the end of the
+working-hours window, after BATCH_MAX_SECONDS, when the mailing is paused, or when the
+account cannot send; rows it did not attempt go back to pending.
 """
 
 import datetime
@@ -59,10 +60,6 @@ class BatchResult:
     counts: dict = field(default_factory=lambda: defaultdict(int))
     # True when the batch stopped with work and budget left (continue at once).
     more: bool = False
-
-    @property
-    def attempted(self):
-        return sum(v for k, v in self.counts.items() if k != "skipped")
 
 
 @dataclass
