@@ -20,6 +20,8 @@ RUN pip install ".[postgres,server]"
 
 COPY manage.py ./
 COPY example_project ./example_project
+# The admin's CSS and JS, served by whitenoise from the image.
+RUN python manage.py collectstatic --noinput
 
 RUN useradd --create-home --uid 1000 massmail \
     && mkdir -p /app/var/media \

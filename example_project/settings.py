@@ -62,6 +62,14 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+if not DEBUG:
+    try:  # Serves the admin's static files under gunicorn (docker-compose.yml).
+        import whitenoise  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+
 ROOT_URLCONF = "example_project.urls"
 WSGI_APPLICATION = "example_project.wsgi.application"
 

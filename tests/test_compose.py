@@ -152,3 +152,12 @@ def test_services_wait_for_healthy_postgres_and_redis(services):
 def test_web_and_workers_share_the_attachments(services):
     mounts = [set(services[name].get("volumes", [])) for name in ("web", "worker")]
     assert mounts[0] & mounts[1]
+
+
+def test_admin_static_files_are_served_by_the_image():
+    """gunicorn serves no static files: the image collects them for whitenoise, which the
+    example settings add outside DEBUG, from the `server` extra."""
+    assert "collectstatic --noinput" in (ROOT / "Dockerfile").read_text()
+    assert "whitenoise" in (ROOT / "pyproject.toml").read_text()
+    assert "whitenoise.middleware.WhiteNoiseMiddleware" in (
+        ROOT / "example_project" / "settings.py").read_text()
