@@ -9,6 +9,8 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 from ..conf import conf
 
 # Replies that say the account hit a provider quota, not that the recipient is bad.
@@ -88,14 +90,16 @@ class Connection:
                 smtp.login(account.smtp_user, account.password)
         except smtplib.SMTPAuthenticationError as exc:
             raise AccountError(
-                f"The server refused the login: {exc.smtp_code} {_text(exc.smtp_error)}",
+                _("The server refused the login: %(code)s %(reply)s")
+                % {"code": exc.smtp_code, "reply": _text(exc.smtp_error)},
                 authentication=True,
             ) from exc
         except smtplib.SMTPNotSupportedError as exc:
-            raise AccountError(f"The server does not support this: {exc}") from exc
+            raise AccountError(_("The server does not support this: %s") % exc) from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise AccountError(
-                f"Cannot connect to {account.smtp_host}:{account.smtp_port}: {exc}"
+                _("Cannot connect to %(host)s:%(port)s: %(error)s")
+                % {"host": account.smtp_host, "port": account.smtp_port, "error": exc}
             ) from exc
         self.smtp = smtp
 
@@ -124,7 +128,7 @@ class Connection:
                 smtp.rset()
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.close()
-            return Outcome(Outcome.TEMPORARY, None, f"Connection lost: {exc}")
+            return Outcome(Outcome.TEMPORARY, None, _("Connection lost: %s") % exc)
         return classify(code, reply)
 
     def ensure_open(self):
@@ -167,4 +171,5 @@ def test_connection(account):
     connection.open()
     reply = connection.smtp.noop()
     connection.close()
-    return f"Connected and authenticated: {reply[0]} {_text(reply[1])}"
+    return _("Connected and authenticated: %(code)s %(reply)s") % {
+        "code": reply[0], "reply": _text(reply[1])}
