@@ -18,14 +18,20 @@ def normalise_email(address):
 
 
 def is_valid_email(address):
-    """True when ``address`` is a single syntactically valid address without CR/LF."""
+    """True when ``address`` is a single valid address that an email can carry: no
+    CR/LF, an ASCII local part (SMTPUTF8 is not used) and a domain that IDNA encodes."""
     if not address or "\r" in address or "\n" in address:
         return False
     try:
         validate_email(address)
     except ValidationError:
         return False
-    return True
+    local, _at, domain = address.rpartition("@")
+    try:
+        domain.encode("idna")
+    except UnicodeError:
+        return False
+    return local.isascii()
 
 
 def email_domain(address):

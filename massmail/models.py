@@ -265,6 +265,7 @@ class Delivery(models.Model):
         RECORD_DELETED = "record_deleted", _("record deleted")
         OWNER_CHANGED = "owner_changed", _("owner changed")
         INVALID_ADDRESS = "invalid_address", _("invalid address")
+        ADDRESS_CHANGED = "address_changed", _("address changed in the CRM")
 
     mailing = models.ForeignKey(
         Mailing, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("mailing"),

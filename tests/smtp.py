@@ -41,8 +41,12 @@ class Handler:
     # address -> list of replies used one per RCPT attempt ("451 4.7.1 Try later");
     # when the list is empty the address is accepted.
     rcpt_replies: dict = field(default_factory=dict)
-    # Close the connection instead of accepting message number N+1 (None: never).
+    # After N accepted messages, hang up on the next one (None: never): at its RCPT,
+    # before any data ("rcpt"), or after all its data arrived, without a reply ("data").
     drop_after: int | None = None
+    drop_at: str = "rcpt"
+    # Messages whose data arrived when the server hung up without replying.
+    swallowed: list = field(default_factory=list)
     # Called after each accepted message (tests move time forward with it).
     on_message: object = None
     connections: int = 0
@@ -54,8 +58,18 @@ class Handler:
         session.host_name = hostname
         return responses
 
+    def hang_up(self, server, at):
+        """True (and the connection closed) when this is the moment to hang up."""
+        if self.drop_at != at or self.drop_after is None or len(self.messages) < self.drop_after:
+            return False
+        self.drop_after = None
+        server.transport.close()
+        return True
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.lock:
+            if self.hang_up(server, "rcpt"):
+                return "421 4.3.2 Connection dropped by test"
             replies = self.rcpt_replies.get(address)
             reply = replies.pop(0) if replies else None
         if reply:
@@ -65,10 +79,10 @@ class Handler:
 
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
-            if self.drop_after is not None and len(self.messages) >= self.drop_after:
-                self.drop_after = None
-                server.transport.close()
-                return "421 4.3.2 Connection dropped by test"
+            if self.hang_up(server, "data"):
+                self.swallowed.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
+                                               envelope.original_content))
+                return "250 2.0.0 never heard: the connection is closed"
             self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
                                           envelope.original_content))
         if self.on_message:

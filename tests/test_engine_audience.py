@@ -115,3 +115,52 @@ def test_large_list_is_streamed_in_chunks(db, monkeypatch, django_assert_max_num
         mailing = api.create_mailing(owner=manager, message=MessageFactory(owner=manager),
                                      recipients=[Contact.objects.filter(owner=manager)])
     assert mailing.deliveries.count() == 500
+
+
+def test_an_address_no_email_can_carry_is_excluded_and_stalls_nothing(smtp_server, always_open,
+                                                                     account_on):
+    manager = UserFactory()
+    account_on(manager)
+    people = contacts(manager, 25)
+    assert not api.count_recipients(owner=manager, recipients=[Contact.objects.filter(
+        pk=ContactFactory(owner=manager, email="user@a\u05d0.com").pk)])[0]
+    mailing = start_mailing(manager, [Contact.objects.filter(pk__in=[c.pk for c in people])])
+    # Written around create_mailing's validation, as an older version could have.
+    poison = people[3]
+    Contact.objects.filter(pk=poison.pk).update(email="user@a\u05d0.com")
+    mailing.deliveries.filter(email=poison.email).update(email="user@a\u05d0.com")
+    send_all()
+    assert len(smtp_server.messages) == 24
+    skipped_row = mailing.deliveries.get(status="skipped")
+    assert (skipped_row.skip_reason, skipped_row.email) == ("invalid_address", "user@a\u05d0.com")
+    mailing.refresh_from_db()
+    assert mailing.status == "done"
+
+
+def test_address_changed_after_creation_is_skipped(smtp_server, always_open, account_on):
+    manager = UserFactory()
+    account_on(manager)
+    kept, changed = contacts(manager, 2)
+    mailing = start_mailing(manager)
+    Contact.objects.filter(pk=changed.pk).update(email="new-address@example.org")
+    send_all()
+    assert smtp_server.handler.recipients() == [kept.email]
+    assert skipped(mailing) == {changed.email: "address_changed"}
+
+
+def test_unsubscribe_links_keep_the_script_prefix(smtp_server, always_open, account_on):
+    from django.urls import get_script_prefix, set_script_prefix
+
+    manager = UserFactory()
+    account_on(manager)
+    contacts(manager, 12)  # more than one sending group: built on the helper thread too
+    start_mailing(manager)
+    previous = get_script_prefix()
+    set_script_prefix("/crm/")
+    try:
+        send_all()
+    finally:
+        set_script_prefix(previous)
+    headers = {m.message["List-Unsubscribe"] for m in smtp_server.messages}
+    assert len(headers) == 12
+    assert all("/crm/massmail/unsubscribe/" in header for header in headers)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from massmail import api
 from massmail.models import EmailAccount, Suppression
+from massmail.sending.smtp import classify
 
 from .engine import contacts, send_all, start_mailing
 from .factories import UserFactory
@@ -170,3 +171,57 @@ def test_dropped_connection_loses_nothing_and_duplicates_nothing(smtp_server, al
     assert smtp_server.handler.connections >= 2
     mailing.refresh_from_db()
     assert mailing.status == "done"
+
+
+def test_hang_up_after_the_data_makes_the_row_unknown_and_never_resends_it(
+        smtp_server, always_open, account_on):
+    manager = UserFactory()
+    account_on(manager)
+    people = contacts(manager, 4)
+    smtp_server.handler.drop_after, smtp_server.handler.drop_at = 1, "data"
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        mailing = start_mailing(manager)
+        send_all()
+        traveller.shift(datetime.timedelta(hours=3))
+        send_all()
+    (swallowed,) = smtp_server.handler.swallowed
+    unknown = mailing.deliveries.get(status="unknown")
+    assert [unknown.email] == swallowed.rcpt_tos
+    assert "may have been delivered" in unknown.smtp_reply
+    assert sorted(smtp_server.handler.recipients()) == sorted(
+        c.email for c in people if c.email != unknown.email)
+    mailing.refresh_from_db()
+    assert mailing.status == "done"
+
+
+def test_a_refused_sender_pauses_the_account_and_blames_no_recipient(smtp_server, always_open,
+                                                                      account_on):
+    manager = UserFactory()
+    account = account_on(manager)
+    first, second = contacts(manager, 2)
+    smtp_server.handler.rcpt_replies[first.email] = [
+        "553 5.7.1 <x@sender.example>: Sender address rejected: not owned by user bob"]
+    mailing = start_mailing(manager)
+    send_all()
+    account.refresh_from_db()
+    assert "Sender address rejected" in account.last_error and account.paused_until
+    assert set(statuses(mailing).values()) == {"pending"}
+    assert mailing.deliveries.filter(attempts=0).count() == 2
+    assert not Suppression.objects.exists()
+    assert any("refused the sender" in r for r in api.why_not_sending(mailing))
+
+
+@pytest.mark.parametrize("code, reply, kind", [
+    (550, "5.1.1 <a@b.example>: Recipient address rejected: User unknown", "bounced"),
+    (550, "No such user here", "bounced"),
+    (553, "5.7.1 <x@s.example>: Sender address rejected: not owned by user bob", "sender"),
+    (550, "5.7.1 <a@b.example>: Recipient address rejected: Access denied", "permanent"),
+    (550, "Requested action not taken: mailbox unavailable (listed at a blocklist)",
+     "permanent"),
+    (552, "5.2.2 Mailbox full", "permanent"),
+    (451, "4.7.1 Greylisted, try again", "temporary"),
+    (550, "5.4.5 Daily user sending quota exceeded", "quota"),
+    (250, "2.0.0 Ok: queued", "sent"),
+])
+def test_reply_classification(code, reply, kind):
+    assert classify(code, reply).kind == kind

@@ -103,3 +103,16 @@ def test_a_message_that_cannot_render_interrupts_the_mailing_and_loses_nothing(
     assert set(mailing.deliveries.values_list("status", flat=True)) == {"pending"}
     assert [m.subject for m in mail.outbox] == [f"Mailing interrupted: {mailing}"]
     assert "cannot be rendered" in mail.outbox[0].body
+
+
+def test_an_account_address_no_email_can_carry_interrupts_and_blames_no_recipient(
+        smtp_server, always_open, account_on):
+    manager = UserFactory()
+    account_on(manager, from_email="news@a\u05d0.example")
+    contacts(manager, 3)
+    mailing = start_mailing(manager)
+    send_all()
+    mailing.refresh_from_db()
+    assert mailing.status == Mailing.Status.INTERRUPTED
+    assert smtp_server.messages == []
+    assert set(mailing.deliveries.values_list("status", flat=True)) == {"pending"}

@@ -126,8 +126,10 @@ def preview(mailing):
     for delivery in deliveries:
         source = source_for_content_type(
             ContentType.objects.get_for_id(delivery.recipient.content_type_id))
+        # Only a record the mailing's owner still owns: never show another manager's.
         record = (source.get_model()._default_manager.select_related(*source.select_related)
-                  .filter(pk=delivery.recipient.object_id).first())
+                  .filter(pk=delivery.recipient.object_id,
+                          **{source.owner_field: mailing.owner_id}).first())
         if record is not None:
             break
     else:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Q
+from django.urls import get_script_prefix, get_urlconf, set_script_prefix, set_urlconf
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -115,10 +116,11 @@ def _run(mailing_id, account_id, lease_owner, started, result):
         return
     try:
         prepared = rendering.prepare(mailing.message)
-    except Exception as exc:  # a message that cannot render must not loop silently
+        sender = _Sender(mailing, account, settings, prepared, lease_owner, deadline, result)
+        sender.probe()
+    except Exception as exc:  # nothing of this mailing can be sent: say so, don't loop
         control.interrupt(mailing, reason=_("The message cannot be rendered: %s") % exc)
         return
-    sender = _Sender(mailing, account, settings, prepared, lease_owner, deadline, result)
     with Connection(account) as connection:
         sender.connection = connection
         try:
@@ -132,6 +134,11 @@ def _run(mailing_id, account_id, lease_owner, started, result):
         except Stop as stop:
             result.more = stop.more
     control.complete_if_finished(mailing)
+
+
+def _use_url_context(script_prefix, urlconf):
+    set_script_prefix(script_prefix)
+    set_urlconf(urlconf)
 
 
 def _deadline(mailing, now, settings):
@@ -155,7 +162,7 @@ class _Sender:
         self.result = result
         self.list_id = rendering.list_id(mailing)
         self.status_checked = timezone.now()
-        self.journal = Journal(lease_owner)
+        self.journal = Journal(lease_owner, account.pk)
         self.connection = None
 
     def send(self, ids):
@@ -165,7 +172,10 @@ class _Sender:
         targets = self.check(ids)
         size = conf.SENDING_GROUP
         groups = [targets[start:start + size] for start in range(0, len(targets), size)]
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="massmail-render") as renderer:
+        # The helper thread builds unsubscribe URLs: give it this thread's URL context.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="massmail-render",
+                                initializer=_use_url_context,
+                                initargs=(get_script_prefix(), get_urlconf())) as renderer:
             upcoming = renderer.submit(self.build_group, groups[0]) if groups else None
             try:
                 for index in range(len(groups)):
@@ -255,9 +265,14 @@ class _Sender:
             if key not in records:
                 reason = Delivery.SkipReason.RECORD_DELETED
             else:
-                exclusion = record_exclusion(candidate_of(*records[key]), self.mailing.owner_id)
+                candidate = candidate_of(*records[key])
+                exclusion = record_exclusion(candidate, self.mailing.owner_id)
                 exclusion = exclusion or suppressed.get(delivery.email)
                 reason = SKIP_REASONS.get(exclusion)
+                if not reason and candidate.email != delivery.email:
+                    # The old address may be someone else's now; the new one was never
+                    # checked for duplicates or suppression in this mailing.
+                    reason = Delivery.SkipReason.ADDRESS_CHANGED
             if reason:
                 skipped[reason].append(delivery.pk)
             elif self.account.main and not delivery.recipient.vip:
@@ -273,6 +288,16 @@ class _Sender:
         # No longer VIP: the main account must not send it; routing picks another.
         claims.release(wrong_account, self.lease_owner, account=None)
         return targets
+
+    def probe(self):
+        """Build one email to a placeholder recipient, before claiming anything.
+
+        What is the same for every email of the batch (the message, the account's From,
+        List-Id, the unsubscribe URL's base) fails here, for the mailing, instead of for
+        each recipient. What differs per recipient cannot fail later: the address was
+        validated (is_valid_email) and merge values are escaped or flattened.
+        """
+        self.build(Target(Delivery(pk=0, email="probe@example.invalid"), {}), timezone.now())
 
     def build(self, target, now):
         """(target, Message-ID, the email's bytes) for one recipient."""
@@ -307,9 +332,18 @@ class _Sender:
                         defaults={"reason": Suppression.Reason.BOUNCED, "mailing": self.mailing,
                                   "channel": Suppression.Channel.SMTP, "note": outcome.reply[:500]},
                     )
-        elif outcome.kind == Outcome.QUOTA:
+        elif outcome.kind == Outcome.UNKNOWN:
+            rows.update(status=Delivery.Status.UNKNOWN, **done)
+        elif outcome.kind in (Outcome.QUOTA, Outcome.SENDER):
+            # The account cannot send now; the recipient is not to blame.
             rows.update(status=Delivery.Status.PENDING, attempts=delivery.attempts, **done)
-            self.pause_account(QUOTA_PAUSE, _("The provider reports a quota: %s") % outcome.reply)
+            if outcome.kind == Outcome.QUOTA:
+                self.pause_account(QUOTA_PAUSE,
+                                   _("The provider reports a quota: %s") % outcome.reply)
+            else:
+                self.pause_account(UNREACHABLE_PAUSE, _("The server refused the sender: "
+                                                        "%(code)s %(reply)s")
+                                   % {"code": outcome.code, "reply": outcome.reply})
             raise Stop(more=False)
         elif attempts >= conf.MAX_ATTEMPTS:
             rows.update(status=Delivery.Status.FAILED, **done)

@@ -27,19 +27,23 @@ def _table():
 
 
 class Journal:
-    def __init__(self, lease_owner):
+    def __init__(self, lease_owner, account_id):
         self.lease_owner = lease_owner
+        self.account_id = account_id
         self.held = []  # parameters of the success of each email sent since the last write
 
     def start(self, rows, now):
         """Commit ``sending`` with its Message-ID for each claimed (id, message id) row,
         and the held successes. Returns the ids now ours to send: a row unsubscribed
-        meanwhile (no longer claimed by us) is left out and must not be sent."""
+        meanwhile (no longer claimed by us) is left out and must not be sent.
+
+        The row's account becomes the one sending it, whatever a concurrent routing
+        wrote meanwhile, so that limits count the attempt where it happens."""
         if not rows:
             return set()
         cases = " ".join(["WHEN %s THEN %s"] * len(rows))
         ids = ", ".join(["%s"] * len(rows))
-        params = [Delivery.Status.SENDING]
+        params = [Delivery.Status.SENDING, self.account_id]
         for delivery_id, message_id in rows:
             params += [delivery_id, message_id]
         params += [_when(now), *(delivery_id for delivery_id, _ in rows),
@@ -47,7 +51,8 @@ class Journal:
         with transaction.atomic(), connection.cursor() as cursor:
             self._write_held(cursor)
             cursor.execute(
-                f"UPDATE {_table()} SET status = %s, message_id = CASE id {cases} END, "
+                f"UPDATE {_table()} SET status = %s, account_id = %s, "
+                f"message_id = CASE id {cases} END, "
                 f"attempted_at = %s, attempts = attempts + 1 "
                 f"WHERE id IN ({ids}) AND status = %s AND lease_owner = %s RETURNING id",
                 params,

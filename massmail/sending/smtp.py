@@ -19,12 +19,18 @@ QUOTA_PATTERN = re.compile(
     r"limit exceeded|exceeded .*limit|4\.7\.28|5\.4\.5",
     re.IGNORECASE,
 )
-# Permanent replies that say the mailbox does not exist.
+# Permanent replies that say, of the recipient, that the mailbox does not exist. Replies
+# about the sender ("Sender address rejected") or policy (5.7.x) never count, or one
+# misconfigured account would suppress a whole audience.
 NO_SUCH_USER_PATTERN = re.compile(
-    r"5\.1\.1|5\.1\.10|user unknown|unknown user|no such user|does not exist|"
-    r"mailbox unavailable|recipient not found|invalid recipient|address rejected",
+    r"\b5\.1\.1\b|\b5\.1\.10\b|user unknown|unknown user|no such user|"
+    r"mailbox (does not|doesn't) exist|recipient not found|no mailbox",
     re.IGNORECASE,
 )
+NOT_ABOUT_THE_RECIPIENT = re.compile(r"sender|\b5\.7\.\d+", re.IGNORECASE)
+# Refusals that name the sender: the account cannot send (wrong From for its login,
+# unverified domain...), whoever the recipient is.
+SENDER_PATTERN = re.compile(r"\bsender\b", re.IGNORECASE)
 
 
 @dataclass
@@ -36,10 +42,12 @@ class Outcome:
     reply: str
 
     SENT = "sent"
-    TEMPORARY = "temporary"  # 4xx or dropped connection: retry later
+    TEMPORARY = "temporary"  # 4xx, or the connection dropped before the end of the data
     PERMANENT = "permanent"  # 5xx for this recipient
     BOUNCED = "bounced"  # 5xx, the mailbox does not exist: also suppress
     QUOTA = "quota"  # the account hit a provider quota: pause the account
+    SENDER = "sender"  # MAIL FROM refused: the account cannot send now, pause it
+    UNKNOWN = "unknown"  # the data went out but no reply came: maybe delivered, never resend
 
 
 class AccountError(Exception):
@@ -58,9 +66,12 @@ def classify(code, reply):
         return Outcome(Outcome.SENT, code, text)
     if QUOTA_PATTERN.search(text):
         return Outcome(Outcome.QUOTA, code, text)
+    if SENDER_PATTERN.search(text):
+        return Outcome(Outcome.SENDER, code, text)
     if 400 <= code < 500:
         return Outcome(Outcome.TEMPORARY, code, text)
-    if NO_SUCH_USER_PATTERN.search(text) and code in (550, 551, 553):
+    if (code in (550, 551, 553) and NO_SUCH_USER_PATTERN.search(text)
+            and not NOT_ABOUT_THE_RECIPIENT.search(text)):
         return Outcome(Outcome.BOUNCED, code, text)
     return Outcome(Outcome.PERMANENT, code, text)
 
@@ -113,23 +124,42 @@ class Connection:
         """
         self.ensure_open()
         smtp = self.smtp
+        data_sent = False
         try:
             code, reply = smtp.docmd("MAIL", f"FROM:<{from_email}>")
-            if code == 250:
-                code, reply = smtp.docmd("RCPT", f"TO:<{to_email}>")
-                if code in (250, 251):
-                    code, reply = smtp.docmd("DATA")
-                    if code == 354:
-                        smtp.send(dot_stuff(data) + b".\r\n")
-                        code, reply = smtp.getreply()
-            if code == 421:
-                self.close()
-            elif code != 250:
-                smtp.rset()
+            if code != 250:
+                self.reset(code)
+                outcome = classify(code, reply)
+                if outcome.kind == Outcome.QUOTA:
+                    return outcome
+                return Outcome(Outcome.SENDER, code, outcome.reply)
+            code, reply = smtp.docmd("RCPT", f"TO:<{to_email}>")
+            if code in (250, 251):
+                code, reply = smtp.docmd("DATA")
+                if code == 354:
+                    smtp.send(dot_stuff(data) + b".\r\n")
+                    data_sent = True
+                    code, reply = smtp.getreply()
+            self.reset(code)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.close()
+            if data_sent:
+                return Outcome(Outcome.UNKNOWN, None, _(
+                    "The connection was lost after the message was sent, before the server "
+                    "confirmed it: it may have been delivered. %s") % exc)
             return Outcome(Outcome.TEMPORARY, None, _("Connection lost: %s") % exc)
         return classify(code, reply)
+
+    def reset(self, code):
+        """After a reply: close on 421, RSET after any other refusal (ignoring a server
+        that already hung up, so the reply itself is what counts)."""
+        if code == 421:
+            self.close()
+        elif code != 250:
+            try:
+                self.smtp.rset()
+            except (smtplib.SMTPServerDisconnected, OSError):
+                self.close()
 
     def ensure_open(self):
         """Open the session unless it is open; AccountError when that fails."""
