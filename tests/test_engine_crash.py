@@ -55,7 +55,7 @@ def test_killed_worker_never_causes_a_second_send(postgres, smtp_server, always_
     group = settings.MASSMAIL.get("SENDING_GROUP", 10)
     assert statuses["sent"] <= 12
     # The group under way: marked before the kill, outcome not recorded.
-    assert 1 <= statuses["sending"] <= group
+    assert 0 < statuses["sending"] <= group
     # After the leases expire, the next worker sends the rest and resends nothing.
     with time_machine.travel(timezone.now() + datetime.timedelta(minutes=11), tick=False):
         send_all()
