@@ -87,10 +87,6 @@ class EmailAccount(models.Model):
     def __str__(self):
         return f"{self.name} <{self.from_email}>"
 
-    @property
-    def is_disabled(self):
-        return self.disabled_at is not None
-
     def effective_daily_limit(self, settings_obj=None):
         if self.daily_limit is not None:
             return self.daily_limit

@@ -9,7 +9,7 @@ from django.utils.translation import ngettext
 from ..conf import conf
 from ..models import Delivery, Mailing, MassmailSettings
 from . import limits, notify
-from .routing import split, usable_accounts
+from .routing import non_vip_waiting, split, usable_accounts
 
 OPEN_STATUSES = (Delivery.Status.PENDING, Delivery.Status.CLAIMED, Delivery.Status.SENDING)
 
@@ -29,8 +29,7 @@ def activation_warnings(mailing):
             "(or to re-enable a disabled one), then activate again."))
     warnings = []
     if not others:
-        waiting = mailing.deliveries.filter(status=Delivery.Status.PENDING,
-                                            recipient__vip=False).count()
+        waiting = non_vip_waiting(mailing)
         if waiting:
             warnings.append(ngettext(
                 "Only your main account is usable, and it sends to VIP recipients only: "

@@ -38,6 +38,11 @@ def split(accounts):
     return main, [account for account in accounts if not account.main]
 
 
+def non_vip_waiting(mailing):
+    """Pending non-VIP rows: they wait while the main account is the only usable one."""
+    return mailing.deliveries.filter(status=Delivery.Status.PENDING, recipient__vip=False).count()
+
+
 def route(mailing, accounts):
     """Assign an account to every pending delivery of ``mailing`` that needs one.
 
@@ -77,4 +82,5 @@ def _route(mailing, accounts):
         for index, account in enumerate(others):
             part = chunk[index::len(others)]
             Recipient.objects.filter(pk__in=[r for _d, r in part]).update(account=account)
-            Delivery.objects.filter(pk__in=[d for d, _r in part]).update(account=account)
+            Delivery.objects.filter(pk__in=[d for d, _r in part],
+                                    status=Delivery.Status.PENDING).update(account=account)

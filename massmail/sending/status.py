@@ -8,7 +8,7 @@ from django.utils.translation import ngettext
 
 from ..models import Delivery, EmailAccount, Mailing, MassmailSettings
 from . import claims, limits, schedule
-from .routing import split, usable_accounts
+from .routing import non_vip_waiting, split, usable_accounts
 
 
 def _when(moment, settings):
@@ -44,7 +44,7 @@ def _account_reasons(mailing, now, settings):
     if not accounts:
         return [_("No usable email account for mailings."), *_account_problems(mailing, now, settings)]
     if not others:
-        waiting = pending.filter(recipient__vip=False).count()
+        waiting = non_vip_waiting(mailing)
         if waiting:
             reasons.append(ngettext(
                 "%(count)d non-VIP recipient waits: the main account sends only to VIP "
