@@ -235,9 +235,13 @@ def _phrase(text):
     return _encoded_words(text, " ")
 
 
-def _check_header(name, value):
+def _refuse_control(name, value):
     if _CONTROL.search(value):
         raise ValueError(f"{name} must not contain line breaks or control characters: {value!r}")
+
+
+def _check_header(name, value):
+    _refuse_control(name, value)
     if not value.isascii():
         raise ValueError(f"{name} must be ASCII: {value!r}")
 
@@ -248,8 +252,7 @@ def _ascii_domain(domain):
 
 def _address(name, address):
     """A bare address for a header, with an internationalised domain in its ASCII form."""
-    if _CONTROL.search(address):
-        raise ValueError(f"{name} must not contain line breaks or control characters: {address!r}")
+    _refuse_control(name, address)
     local, at, domain = address.rpartition("@")
     if not at or not local.isascii():
         raise ValueError(f"{name} is not an address massmail can send to: {address!r}")

@@ -88,6 +88,7 @@ def refused_fields(obj):
     ("Hi {{ company|default }}", "filter_argument", "default"),
     ("Hi {{ company|default:there }}", "filter_argument", "default"),
     ('Hi {{ company|upper:"x" }}', "filter_argument", "upper"),
+    ("Hi {{ company|upper:x }}", "filter_argument", "upper"),
     ("Hi {{ }}", "syntax", "{{ }}"),
     ("Hi {{ first_name upper }}", "syntax", "{{ first_name upper }}"),
     ("Hi {{ first_name", "unclosed", "{{"),
@@ -235,6 +236,21 @@ def test_header_values_with_line_breaks_are_refused(header, bad):
              "unsubscribe_url": URL}[header]
     with pytest.raises(ValueError):
         build(prepared, **{header: value + bad})
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("header", "bad"), [
+    ("from_email", "sales"),  # no "@"
+    ("from_email", "sales@sender.example\x00"),
+    ("to_email", "jörg@example.org"),  # a non-ASCII local part cannot be written
+    ("to_email", "ann@example.org\tx"),
+    ("message_id", "<ü@sender.example>"),
+    ("list_id", '"Neuigkeiten für Sie" <mailing-1.localhost>'),
+    ("unsubscribe_url", "https://crm.example.com/abmelden/ü/"),
+])
+def test_header_values_that_cannot_be_written_are_refused(header, bad):
+    with pytest.raises(ValueError, match=re.escape(repr(bad))):
+        build(rendering.prepare(MessageFactory()), **{header: bad})
 
 
 @pytest.mark.django_db
