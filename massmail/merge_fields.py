@@ -127,6 +127,12 @@ def _parse_field(source, inner, names):
         )
     filters = []
     position = match.end()
+    if name == UNSUBSCRIBE_FIELD and position < len(inner):
+        # upper/lower would change the signed token and break every link.
+        raise ValidationError(
+            _("%(tag)s cannot take filters: the link must stay exactly as it is."),
+            code="unsubscribe_filter", params={"tag": tag},
+        )
     while position < len(inner):
         found = _FILTER.match(inner, position)
         if not found:

@@ -596,3 +596,10 @@ def test_any_merge_value_gives_correct_mime(values):
     assert f'title="{lines(html.escape(values["full_name"]))}"' in html_part
     assert lines(html.escape(values["company"] or "your company")) in html_part
     assert f'<a href="{html.escape(URL)}">' in html_part
+
+
+def test_unsubscribe_url_takes_no_filter():
+    """A filter would change the signed token (|upper) and break every link."""
+    with pytest.raises(ValidationError, match="cannot take filters"):
+        rendering.validate_template('<a href="{{ unsubscribe_url|upper }}">x</a>')
+    rendering.validate_template('<a href="{{ unsubscribe_url }}">x</a>')
