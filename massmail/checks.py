@@ -1,6 +1,6 @@
 """System checks: misconfiguration is reported by `manage.py check`, not at request time.
 
-IDs: massmail.E001-E007 recipient sources, E010 encryption keys, W010 SITE_URL,
+IDs: massmail.E001-E007 recipient sources, E010 encryption keys, E011 and W010 SITE_URL,
 W011 default unsubscribe page (a database check: `check --database default`).
 """
 
@@ -35,6 +35,16 @@ def encryption_keys_check(app_configs, **kwargs):
     except ImproperlyConfigured as exc:
         return [Error(str(exc), id="massmail.E010")]
     return []
+
+
+@register()
+def site_url_ascii_check(app_configs, **kwargs):
+    """Headers carry the unsubscribe URL, so it must be ASCII (a punycode host)."""
+    if conf.SITE_URL.isascii():
+        return []
+    return [Error(f'MASSMAIL["SITE_URL"] is {conf.SITE_URL!r}: not ASCII, so no email can '
+                  "carry its unsubscribe link in a header.",
+                  hint="Write the host in its punycode form (xn--...).", id="massmail.E011")]
 
 
 @register(Tags.security)

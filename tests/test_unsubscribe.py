@@ -418,3 +418,12 @@ def test_end_to_end_unsubscribe(smtp_server, thanks_url, settings):
     fresh = api.create_mailing(owner=manager, message=message, recipients=[ours])
     assert set(fresh.deliveries.values_list("email", flat=True)) == {eve.email}
     assert sum(fresh.excluded.values()) == 2
+
+
+def test_site_url_must_be_ascii(settings):
+    from massmail.checks import site_url_ascii_check
+
+    settings.MASSMAIL = {**settings.MASSMAIL, "SITE_URL": "https://crm.bücher.example"}
+    assert [e.id for e in site_url_ascii_check(None)] == ["massmail.E011"]
+    settings.MASSMAIL = {**settings.MASSMAIL, "SITE_URL": "https://crm.xn--bcher-kva.example"}
+    assert site_url_ascii_check(None) == []
