@@ -12,10 +12,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from massmail.admin.mailings import MAX_PROGRESS_IDS
 from massmail.models import Delivery, Mailing
 
 from .conftest import update_massmail_settings, with_every_permission
 from .factories import (
+    AttachmentFactory,
     ContactFactory,
     DeliveryFactory,
     EmailAccountFactory,
@@ -112,6 +114,19 @@ def test_preview_of_a_mailing_without_recipients(as_anna, anna):
     assert response.status_code == 200
     assert response.context["preview"] is None
     assert "no recipient to show a preview for" in response.content.decode()
+
+
+def test_preview_when_an_attachment_file_is_gone_says_why(as_anna, anna, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    mailing = mailing_with(anna, [Delivery.Status.PENDING])
+    attachment = AttachmentFactory(message=mailing.message)
+    attachment.file.storage.delete(attachment.file.name)
+
+    response = as_anna.get(change_url(mailing))
+
+    assert response.status_code == 200
+    assert "price-list.txt" in response.context["preview"]["error"]
+    assert 'class="errorlist"' in response.content.decode()
 
 
 def test_save_and_continue_shows_the_preview_of_the_new_message(as_anna, anna):
@@ -329,6 +344,13 @@ def test_progress_endpoint_is_404_for_another_manager_s_mailing(as_anna, anna, b
         assert other.name.encode() not in response.content
 
 
+def test_progress_endpoint_refuses_more_ids_than_a_page_shows(as_anna, anna):
+    mailing = mailing_with(anna, [Delivery.Status.PENDING])
+    ids = ",".join([str(mailing.pk), *(str(n) for n in range(10**6, 10**6 + MAX_PROGRESS_IDS))])
+    assert as_anna.get(PROGRESS, {"ids": ids}).status_code == 404
+    assert as_anna.get(PROGRESS, {"ids": str(mailing.pk)}).status_code == 200
+
+
 # --- deliveries --------------------------------------------------------------------------------
 
 
@@ -350,6 +372,11 @@ def test_deliveries_of_one_mailing_with_filters(as_anna, anna, ben):
     assert "Ben news" not in content  # the account filter offers only the user's accounts
     failed = as_anna.get(DELIVERIES, {"mailing__id__exact": mailing.pk, "status__exact": "failed"})
     assert [d.status for d in failed.context["cl"].result_list] == ["failed"]
+
+
+@pytest.mark.parametrize("mailing_id", ["x", "1.5", "999999"])
+def test_deliveries_of_a_mailing_that_is_not_there_is_a_404(as_anna, anna, mailing_id):
+    assert as_anna.get(DELIVERIES, {"mailing__id__exact": mailing_id}).status_code == 404
 
 
 def test_resend_failed(as_anna, anna):

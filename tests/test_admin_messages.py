@@ -106,6 +106,24 @@ def test_preview_of_a_message_that_no_longer_validates_says_why(client, anna):
     assert "sandbox" in preview["Content-Security-Policy"]
 
 
+def test_preview_when_an_attachment_file_is_gone_says_why(client, anna, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    message = MessageFactory(owner=anna, content=CONTENT)
+    attachment = AttachmentFactory(message=message)
+    attachment.file.storage.delete(attachment.file.name)
+
+    page = client.get(url("change", message.pk))
+    html_part = client.get(url("preview", message.pk))
+
+    assert page.status_code == 200
+    (error,) = page.context["preview"]["errors"]
+    assert "price-list.txt" in error
+    assert html_part.status_code == 200
+    assert html_part["Content-Type"] == "text/plain; charset=utf-8"
+    assert "price-list.txt" in html_part.content.decode()
+    assert html_part["Content-Security-Policy"].startswith("sandbox")
+
+
 # --- send test to me --------------------------------------------------------------------
 
 

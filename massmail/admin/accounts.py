@@ -11,9 +11,7 @@ paused account again, typically after its password was corrected.
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext, ngettext
@@ -174,11 +172,7 @@ class EmailAccountAdmin(OwnedAdmin):
 
     def test_connection_view(self, request, object_id):
         """Owners and superusers only; anyone else's account is a 404, like a missing one."""
-        account = self.get_object(request, unquote(object_id))
-        if account is None:
-            raise Http404
-        if not self.has_view_permission(request, account):
-            raise PermissionDenied
+        account = self.owned_object(request, object_id)
         try:
             result = test_connection(account)
         except AccountError as error:

@@ -33,6 +33,7 @@ from ..audience import Exclusion
 from ..models import Delivery, Mailing, MassmailSettings, Message
 from ..recipients import get_sources, source_for_content_type
 from ..sending.control import OPEN_STATUSES, activation_warnings, counts_by_mailing
+from .messages import problems
 from .owned import OwnedAdmin
 from .suppressions import reason_label, suppression_reason
 
@@ -140,8 +141,8 @@ def preview(mailing):
         postal_address=MassmailSettings.load().postal_address)
     try:
         rendered = rendering.prepare(mailing.message).render(context)
-    except ValidationError as error:
-        return {"error": " ".join(error.messages)}
+    except (ValidationError, OSError) as error:
+        return {"error": " ".join(problems(error))}
     return {"email": delivery.email, "subject": rendered.subject, "html": rendered.html,
             "text": rendered.text}
 

@@ -15,7 +15,7 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.db import transaction
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
@@ -53,6 +53,12 @@ def merge_field_help(intro):
     """``intro`` followed by every merge field the configured sources offer, as HTML."""
     fields = format_html_join(", ", "<code>{{{{ {} }}}}</code>", ((name,) for name in merge_field_names()))
     return format_html("{} {} {}", intro, gettext("Merge fields:"), fields)
+
+
+def problems(error):
+    """The texts of why a message cannot be rendered: a ValidationError's messages, or
+    an OSError (an attachment file that is gone) as one text."""
+    return error.messages if isinstance(error, ValidationError) else [str(error)]
 
 
 def first_recipient(owner):
@@ -122,9 +128,8 @@ def send_test(message, user):
             unsubscribe_url=context["unsubscribe_url"],
         )
     except (ValidationError, ValueError, OSError) as error:
-        problems = error.messages if isinstance(error, ValidationError) else [str(error)]
         return messages.ERROR, gettext("The message cannot be sent: %(problems)s") % {
-            "problems": " ".join(problems)}
+            "problems": " ".join(problems(error))}
     params = {"email": user.email, "account": account}
     try:
         with Connection(account, timeout=TEST_SEND_TIMEOUT) as connection:
@@ -242,7 +247,7 @@ class MessageAdmin(MergeFieldHelpAdmin):
         try:
             prepared = rendering.prepare(message)
         except (ValidationError, OSError) as error:
-            return {"errors": error.messages if isinstance(error, ValidationError) else [str(error)]}
+            return {"errors": problems(error)}
         context, record = sample_context(message.owner)
         rendered = prepared.render(context)
         return {
@@ -252,25 +257,16 @@ class MessageAdmin(MergeFieldHelpAdmin):
             "recipient": record,
         }
 
-    def _owned_message(self, request, object_id, permission):
-        """The user's message ``object_id``, or 404 for anyone else's (it reveals nothing)."""
-        message = self.get_object(request, unquote(object_id))
-        if message is None:
-            raise Http404
-        if not permission(request, message):
-            raise PermissionDenied
-        return message
-
     def _change_url(self, message):
         return reverse(f"{self.admin_site.name}:massmail_message_change", args=[message.pk])
 
     def preview_view(self, request, object_id):
-        message = self._owned_message(request, object_id, self.has_view_permission)
+        message = self.owned_object(request, object_id)
         try:
             prepared = rendering.prepare(message)
         except (ValidationError, OSError) as error:
-            problems = error.messages if isinstance(error, ValidationError) else [str(error)]
-            response = HttpResponse("\n".join(problems), content_type="text/plain; charset=utf-8")
+            response = HttpResponse("\n".join(problems(error)),
+                                    content_type="text/plain; charset=utf-8")
         else:
             context, _record = sample_context(message.owner)
             response = HttpResponse(prepared.render(context).html,
@@ -279,13 +275,13 @@ class MessageAdmin(MergeFieldHelpAdmin):
         return response
 
     def send_test_view(self, request, object_id):
-        message = self._owned_message(request, object_id, self.has_view_permission)
+        message = self.owned_object(request, object_id)
         level, text = send_test(message, request.user)
         self.message_user(request, text, level)
         return HttpResponseRedirect(self._change_url(message))
 
     def copy_view(self, request, object_id):
-        message = self._owned_message(request, object_id, self.has_view_permission)
+        message = self.owned_object(request, object_id)
         if not self.has_add_permission(request):
             raise PermissionDenied
         copy = copy_message(message, request.user)

@@ -6,6 +6,9 @@ the user's own choices.
 """
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 
 
 class OwnedAdmin(admin.ModelAdmin):
@@ -43,3 +46,13 @@ class OwnedAdmin(admin.ModelAdmin):
         if hasattr(related.objects, "owned_by") and "queryset" not in kwargs:
             kwargs["queryset"] = related.objects.owned_by(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def owned_object(self, request, object_id):
+        """The object ``object_id`` of an extra view (test, copy...) if the user may view
+        it; anyone else's is a 404, like a missing one, so it reveals nothing."""
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404
+        if not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        return obj

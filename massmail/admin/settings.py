@@ -36,5 +36,5 @@ class MassmailSettingsAdmin(admin.ModelAdmin):
             raise PermissionDenied
         obj = MassmailSettings.load()
         return HttpResponseRedirect(
-            reverse("admin:massmail_massmailsettings_change", args=[obj.pk])
+            reverse(f"{self.admin_site.name}:massmail_massmailsettings_change", args=[obj.pk])
         )
