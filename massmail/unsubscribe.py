@@ -15,6 +15,7 @@ from .addresses import normalise_email
 from .models import Delivery, Recipient, Suppression
 from .recipients import get_sources
 from .signals import unsubscribed
+from .suppressions import suppress
 
 # Rows that have not been attempted yet. A claimed row is only reserved by a batch, so
 # it is skipped too; the engine moves a row to "sending" with an update conditional on
@@ -35,12 +36,8 @@ def unsubscribe(email, *, mailing=None, channel):
     """
     email = normalise_email(email)
     with transaction.atomic():
-        # get_or_create retries the read when a concurrent insert wins the unique index.
-        suppression, created = Suppression.objects.get_or_create(
-            email=email,
-            defaults={"reason": Suppression.Reason.UNSUBSCRIBED, "channel": channel,
-                      "mailing": mailing},
-        )
+        suppression, created = suppress(email, Suppression.Reason.UNSUBSCRIBED,
+                                        mailing=mailing, channel=channel)
         records = _clear_host_flags(email)
         skipped = Delivery.objects.filter(email=email, status__in=WAITING).update(
             status=Delivery.Status.SKIPPED, skip_reason=Delivery.SkipReason.UNSUBSCRIBED,

@@ -33,6 +33,7 @@ from ..audience import (
 from ..conf import conf
 from ..models import Delivery, EmailAccount, Mailing, MassmailSettings, Suppression
 from ..recipients import source_for_content_type
+from ..suppressions import suppress
 from ..tokens import unsubscribe_url
 from . import claims, control, notify, schedule
 from .journal import Journal
@@ -327,11 +328,8 @@ class _Sender:
             with transaction.atomic():
                 rows.update(status=Delivery.Status.FAILED, **done)
                 if outcome.kind == Outcome.BOUNCED:
-                    Suppression.objects.get_or_create(
-                        email=delivery.email,
-                        defaults={"reason": Suppression.Reason.BOUNCED, "mailing": self.mailing,
-                                  "channel": Suppression.Channel.SMTP, "note": outcome.reply[:500]},
-                    )
+                    suppress(delivery.email, Suppression.Reason.BOUNCED, mailing=self.mailing,
+                             channel=Suppression.Channel.SMTP, note=outcome.reply)
         elif outcome.kind == Outcome.UNKNOWN:
             rows.update(status=Delivery.Status.UNKNOWN, **done)
         elif outcome.kind in (Outcome.QUOTA, Outcome.SENDER):
