@@ -27,7 +27,15 @@ class OwnedQuerySet(models.QuerySet):
         return self.filter(owner=user)
 
 
+class AuthMethod(models.TextChoices):
+    PASSWORD = "password", _("password")
+    MICROSOFT = "microsoft", _("Microsoft 365 (OAuth2)")
+    GOOGLE = "google", _("Google (OAuth2)")
+
+
 class EmailAccount(models.Model):
+    AuthMethod = AuthMethod
+
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="massmail_accounts",
         verbose_name=_("owner"),
@@ -67,6 +75,26 @@ class EmailAccount(models.Model):
     batch_lease_owner = models.CharField(max_length=64, blank=True, editable=False)
     last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    from_name = models.CharField(
+        _("sender name"), max_length=100, blank=True,
+        help_text=_("Shown in From beside the address, for example the manager's name."),
+    )
+    auth_method = models.CharField(
+        _("sign-in method"), max_length=10, choices=AuthMethod.choices, default=AuthMethod.PASSWORD,
+    )
+    # Mailbox feedback (bounces, complaints, replies) read over IMAP; empty host, user
+    # and password fall back to the SMTP ones.
+    read_feedback = models.BooleanField(
+        _("read mailbox feedback"), default=False,
+        help_text=_("Read bounces, complaints and replies from this account's inbox (read-only)."),
+    )
+    imap_host = models.CharField(_("IMAP host"), max_length=255, blank=True)
+    imap_port = models.PositiveIntegerField(_("IMAP port"), default=993)
+    imap_use_ssl = models.BooleanField(
+        _("IMAP over implicit TLS"), default=True, help_text=_("Off: STARTTLS when offered."),
+    )
+    imap_user = models.CharField(_("IMAP user"), max_length=255, blank=True)
+    imap_password = EncryptedTextField(_("IMAP password"), blank=True)
 
     objects = OwnedQuerySet.as_manager()
 
@@ -140,6 +168,11 @@ class Message(models.Model):
     )
     signature = models.ForeignKey(
         Signature, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("signature"),
+    )
+    track_clicks = models.BooleanField(
+        _("track link clicks"), default=False,
+        help_text=_("Rewrite links to count clicks per recipient. Ask for consent where the law "
+                    "requires it."),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -263,6 +296,10 @@ class Delivery(models.Model):
         INVALID_ADDRESS = "invalid_address", _("invalid address")
         ADDRESS_CHANGED = "address_changed", _("address changed in the CRM")
 
+    class Bounce(models.TextChoices):
+        HARD = "hard", _("hard")
+        SOFT = "soft", _("soft")
+
     mailing = models.ForeignKey(
         Mailing, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("mailing"),
     )
@@ -290,6 +327,13 @@ class Delivery(models.Model):
     skip_reason = models.CharField(
         _("skip reason"), max_length=20, choices=SkipReason.choices, blank=True,
     )
+    # Mailbox feedback (see massmail.feedback): what came back after the server took it.
+    bounce = models.CharField(_("bounce"), max_length=4, choices=Bounce.choices, blank=True)
+    bounce_status = models.CharField(_("bounce status"), max_length=16, blank=True)
+    bounced_at = models.DateTimeField(_("bounced"), null=True, blank=True)
+    complained_at = models.DateTimeField(_("complained"), null=True, blank=True)
+    auto_replied_at = models.DateTimeField(_("auto-replied"), null=True, blank=True)
+    replied_at = models.DateTimeField(_("replied"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("delivery")
@@ -322,6 +366,7 @@ class Suppression(models.Model):
         BOUNCED = "bounced", _("bounced")
         COMPLAINED = "complained", _("complained")
         MANUAL = "manual", _("added manually")
+        REPLY = "reply", _("asked in a reply")
 
     class Channel(models.TextChoices):
         PAGE = "page", _("unsubscribe page")
