@@ -24,14 +24,29 @@ DEFAULTS = {
     # Rows a batch marks `sending` in one commit before sending them one by one. Larger
     # is faster; after a worker crash up to this many rows may become `unknown`.
     "SENDING_GROUP": 10,
-    # How long a claimed batch may hold its rows before another worker may recover them.
-    "LEASE_SECONDS": 600,
+    # How long a batch holds its rows and its account without renewing. A running batch
+    # renews both (a heartbeat) every third of this, so a killed worker's rows are taken
+    # back within about this long, and a slow batch never loses its account.
+    "LEASE_SECONDS": 60,
     # Attempts for temporary failures (4xx, dropped connection) before a row fails,
     # and the waits in seconds between them (the last one repeats).
     "MAX_ATTEMPTS": 4,
     "RETRY_DELAYS": [300, 1800, 7200],
-    # SMTP socket timeout in seconds.
+    # SMTP socket timeout in seconds, and the deadline of one whole transaction (opening
+    # a session, or MAIL to the reply after the data): a server that trickles its reply
+    # cannot hold a batch. Keep it under half of LEASE_SECONDS.
     "SMTP_TIMEOUT": 30,
+    "SMTP_TRANSACTION_SECONDS": 25,
+    # Dotted path of the transport class (massmail.sending.transport.Transport).
+    "TRANSPORT": "massmail.sending.smtp.Connection",
+    # Circuit breaker: this many unknown outcomes or lost connections in a row pause the
+    # account, so a broken relay never burns a list.
+    "BREAKER_THRESHOLD": 5,
+    # The same account-level failure (login, quota, refused sender, breaker) this many
+    # times in a row disables the account and tells its owner: a pause never loops for
+    # ever. Policy refusals (5.7.x) of this many recipients in a row do the same.
+    "ACCOUNT_FAILURE_LIMIT": 5,
+    "POLICY_FAILURE_LIMIT": 10,
     # Default of MassmailSettings.emails_per_day for a new installation.
     "EMAILS_PER_DAY": 500,
     # Celery queue of the massmail tasks; None uses Celery's default queue.

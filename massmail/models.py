@@ -73,6 +73,13 @@ class EmailAccount(models.Model):
     # One batch at a time per account: one SMTP connection to the provider, in order.
     batch_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
     batch_lease_owner = models.CharField(max_length=64, blank=True, editable=False)
+    batch_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Failures in a row, for escalation (see sending/accounts.py): the same account-level
+    # failure, policy refusals, and unknown outcomes or lost connections (the breaker).
+    failure_kind = models.CharField(max_length=20, blank=True, editable=False)
+    failure_streak = models.PositiveIntegerField(default=0, editable=False)
+    policy_streak = models.PositiveIntegerField(default=0, editable=False)
+    breaker_streak = models.PositiveIntegerField(default=0, editable=False)
     last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     from_name = models.CharField(
@@ -238,6 +245,9 @@ class Mailing(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    status_reason = models.TextField(
+        _("status reason"), blank=True, help_text=_("Why the mailing was interrupted."),
+    )
 
     objects = OwnedQuerySet.as_manager()
 
@@ -295,6 +305,7 @@ class Delivery(models.Model):
         OWNER_CHANGED = "owner_changed", _("owner changed")
         INVALID_ADDRESS = "invalid_address", _("invalid address")
         ADDRESS_CHANGED = "address_changed", _("address changed in the CRM")
+        NEEDS_SMTPUTF8 = "needs_smtputf8", _("address needs SMTPUTF8, not offered by the server")
 
     class Bounce(models.TextChoices):
         HARD = "hard", _("hard")
@@ -358,6 +369,39 @@ class Delivery(models.Model):
     def save(self, *args, **kwargs):
         self.email = normalise_email(self.email)
         super().save(*args, **kwargs)
+
+
+class BatchTicket(models.Model):
+    """A batch of (mailing, account) queued on the broker and not yet started, so that
+    dispatch never queues a second one while workers are backlogged."""
+
+    mailing = models.ForeignKey(Mailing, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(EmailAccount, on_delete=models.CASCADE, related_name="+")
+    queued_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["mailing", "account"], name="massmail_one_ticket_per_pair"),
+        ]
+
+    def __str__(self):
+        return f"mailing {self.mailing_id} / account {self.account_id} ({self.queued_at})"
+
+
+class EarlierAttempt(models.Model):
+    """An attempt whose row was attempted again later (a retry or a resend).
+
+    A Delivery keeps only its latest ``attempted_at``; limits count these too, so retries
+    never let an account exceed its hourly or per-minute limit."""
+
+    account = models.ForeignKey(EmailAccount, on_delete=models.CASCADE, related_name="+")
+    attempted_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "attempted_at"], name="massmail_earlier_idx")]
+
+    def __str__(self):
+        return f"account {self.account_id} at {self.attempted_at}"
 
 
 class Suppression(models.Model):

@@ -22,16 +22,20 @@ def ensure_dispatch_schedule(using="default"):
                                 ).order_by("pk").first()
     if schedule is None:
         schedule = intervals.create(every=conf.DISPATCH_INTERVAL, period=IntervalSchedule.SECONDS)
+    queue = conf.CELERY_QUEUE or None
     task, created = PeriodicTask.objects.using(using).get_or_create(
-        name=DISPATCH_TASK_NAME, defaults={"task": DISPATCH_TASK, "interval": schedule},
+        name=DISPATCH_TASK_NAME,
+        defaults={"task": DISPATCH_TASK, "interval": schedule, "queue": queue},
     )
     other_schedules = ("crontab_id", "solar_id", "clocked_id")
     if not created and (task.interval_id != schedule.pk or task.task != DISPATCH_TASK
+                        or task.queue != queue
                         or not task.enabled or any(getattr(task, f) for f in other_schedules)):
         # A task with two kinds of schedule fails django-celery-beat's validation.
         task.crontab = task.solar = task.clocked = None
         task.interval = schedule
         task.task = DISPATCH_TASK
+        task.queue = queue
         task.enabled = True
         task.save(using=using)
     return task

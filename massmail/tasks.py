@@ -3,25 +3,38 @@
 Both are acks_late (a lost worker's message is redelivered; claims make a redelivered
 batch harmless). Run workers with --prefetch-multiplier=1; a batch stops after
 MASSMAIL["BATCH_MAX_SECONDS"], far inside the broker's visibility timeout, and enqueues
-its own continuation when work is left.
+its own continuation when work is left. Every task goes to MASSMAIL["CELERY_QUEUE"],
+and a (mailing, account) pair never has two batches queued (sending/tickets.py).
 """
 
 from celery import shared_task
+from django.utils import timezone
 
 from .conf import conf
+from .sending import tickets
 from .sending.batch import send_batch as run_batch
 from .sending.dispatch import dispatch as plan
+
+
+def queue_batch(mailing_id, account_id):
+    """Queue a batch of the pair unless one is queued already."""
+    if tickets.take(mailing_id, account_id, timezone.now()):
+        send_batch.apply_async((mailing_id, account_id), queue=conf.CELERY_QUEUE)
+
+
+def queue_dispatch():
+    dispatch.apply_async(queue=conf.CELERY_QUEUE)
 
 
 @shared_task(name="massmail.tasks.dispatch", acks_late=True, ignore_result=True)
 def dispatch():
     for mailing_id, account_id in plan():
-        send_batch.apply_async((mailing_id, account_id), queue=conf.CELERY_QUEUE)
+        queue_batch(mailing_id, account_id)
 
 
 @shared_task(name="massmail.tasks.send_batch", acks_late=True, ignore_result=True)
 def send_batch(mailing_id, account_id):
     result = run_batch(mailing_id, account_id)
     if result.more:
-        send_batch.apply_async((mailing_id, account_id), queue=conf.CELERY_QUEUE)
+        queue_batch(mailing_id, account_id)
     return dict(result.counts)

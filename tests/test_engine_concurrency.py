@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from example_project.crm.models import Contact
 from massmail.models import Delivery, MassmailSettings
-from massmail.sending import claims
+from massmail.sending import states as claims
 from massmail.sending.routing import route
 from massmail.sending.runner import run
 

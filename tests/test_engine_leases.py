@@ -7,7 +7,7 @@ from django.core import mail
 from django.utils import timezone
 
 from massmail.models import Delivery, Mailing
-from massmail.sending import claims
+from massmail.sending import states as claims
 
 from .engine import contacts, send_all, start_mailing
 from .factories import UserFactory
@@ -27,7 +27,7 @@ def test_expired_claim_returns_to_pending_and_expired_send_becomes_unknown(
     Delivery.objects.filter(pk=sending.pk).update(status="sending", lease_until=past,
                                                   message_id="<x@sender.example>")
 
-    assert claims.recover_expired(timezone.now()) == (1, 1)
+    assert claims.expire(timezone.now()) == (1, 1)
     send_all()
 
     assert mailing.deliveries.get(pk=claimed.pk).status == "sent"

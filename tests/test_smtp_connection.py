@@ -12,7 +12,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from massmail.sending.smtp import AccountError, Connection, Outcome
+from massmail.sending.replies import Blame
+from massmail.sending.smtp import Connection
+from massmail.sending.transport import AccountError
 
 from .factories import EmailAccountFactory
 from .smtp import Authenticator, Handler, free_port
@@ -78,7 +80,7 @@ def test_starttls_then_login(certificate, trusted):
                              require_starttls=True, auth_require_tls=True)
     try:
         account = EmailAccountFactory(smtp_port=port, use_tls=True)
-        assert send_one(account).kind == Outcome.SENT
+        assert send_one(account).blame == Blame.SENT
     finally:
         controller.stop()
     assert handler.recipients() == ["to@example.org"]
@@ -90,7 +92,7 @@ def test_implicit_tls(certificate, trusted):
                              auth_require_tls=False)
     try:
         account = EmailAccountFactory(smtp_port=port, use_ssl=True, use_tls=False)
-        assert send_one(account).kind == Outcome.SENT
+        assert send_one(account).blame == Blame.SENT
     finally:
         controller.stop()
     assert handler.recipients() == ["to@example.org"]
@@ -119,5 +121,5 @@ def test_lines_starting_with_a_dot_arrive_intact(smtp_server):
     with Connection(account, timeout=5) as connection:
         outcome = connection.send(account.from_email, "to@example.org",
                                   b"Subject: dots\r\n\r\n" + body)
-    assert (outcome.kind, outcome.code) == (Outcome.SENT, 250)
+    assert (outcome.blame, outcome.code) == (Blame.SENT, 250)
     assert smtp_server.messages[0].data == b"Subject: dots\r\n\r\n" + body + b"\r\n"

@@ -20,7 +20,8 @@ from django.views.decorators.http import require_POST
 
 from ..models import EmailAccount, MassmailSettings
 from ..sending import limits
-from ..sending.smtp import AccountError, test_connection
+from ..sending.smtp import test_connection
+from ..sending.transport import AccountError
 from .owned import OwnedAdmin
 
 WINDOW_NAMES = {
@@ -156,7 +157,9 @@ class EmailAccountAdmin(OwnedAdmin):
 
     @admin.action(description=_("Re-enable selected accounts"), permissions=["change"])
     def reenable(self, request, queryset):
-        count = queryset.update(disabled_at=None, disabled_reason="", paused_until=None)
+        count = queryset.update(disabled_at=None, disabled_reason="", paused_until=None,
+                                failure_kind="", failure_streak=0, policy_streak=0,
+                                breaker_streak=0)
         self.message_user(request, ngettext(
             "%(count)d account may send again.", "%(count)d accounts may send again.", count,
         ) % {"count": count})

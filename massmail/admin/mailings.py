@@ -32,7 +32,8 @@ from .. import api, rendering, tokens
 from ..audience import Exclusion
 from ..models import Delivery, Mailing, MassmailSettings, Message
 from ..recipients import get_sources, source_for_content_type
-from ..sending.control import OPEN_STATUSES, activation_warnings, counts_by_mailing
+from ..sending.control import activation_warnings, counts_by_mailing
+from ..sending.states import OPEN as OPEN_STATUSES
 from .messages import problems
 from .owned import OwnedAdmin
 from .suppressions import reason_label, suppression_reason

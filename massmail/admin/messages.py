@@ -27,8 +27,10 @@ from django.views.decorators.http import require_POST
 from .. import rendering
 from ..models import Attachment, EmailAccount, MassmailSettings, Message, Signature
 from ..recipients import get_sources, merge_field_names
-from ..sending.routing import split, usable_accounts
-from ..sending.smtp import AccountError, Connection, Outcome
+from ..sending.eligibility import split, usable_accounts
+from ..sending.replies import Blame
+from ..sending.smtp import Connection
+from ..sending.transport import AccountError
 from .owned import OwnedAdmin
 
 # The preview document may load images and styles like a mail client does, but never
@@ -133,13 +135,13 @@ def send_test(message, user):
     params = {"email": user.email, "account": account}
     try:
         with Connection(account, timeout=TEST_SEND_TIMEOUT) as connection:
-            outcome = connection.send(account.from_email, user.email, data)
+            verdict = connection.send(account.from_email, user.email, data)
     except AccountError as error:
         return messages.ERROR, gettext(
             "The test email to %(email)s could not be sent through %(account)s: %(error)s"
         ) % {**params, "error": error}
-    params["reply"] = f"{outcome.code or ''} {outcome.reply}".strip()
-    if outcome.kind == Outcome.SENT:
+    params["reply"] = f"{verdict.code or ''} {verdict.reply}".strip()
+    if verdict.blame == Blame.SENT:
         return messages.SUCCESS, gettext(
             "Test email sent to %(email)s through %(account)s. The server replied: %(reply)s"
         ) % params

@@ -6,17 +6,24 @@ rows, and sends them over one reused SMTP connection. Before each email leaves, 
 is committed ``sending`` with the Message-ID (a group at a time, see journal.py); after
 it, the outcome is recorded with the server's reply. It stops at the end of the
 working-hours window, after BATCH_MAX_SECONDS, when the mailing is paused, or when the
-account cannot send; rows it did not attempt go back to pending.
+account cannot send; rows it did not attempt go back to pending. While it runs it renews
+its leases (a heartbeat), so a killed worker's rows come back within about LEASE_SECONDS
+and a slow batch never loses its account to a second connection.
+
+Only a message that cannot be rendered interrupts its mailing. Any other error (the
+database, a bug) is logged with its traceback, the batch's rows are given back or
+recorded, and the next run goes on.
 """
 
 import datetime
 import logging
+import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import DatabaseError
 from django.db.models import Q
 from django.urls import get_script_prefix, get_urlconf, set_script_prefix, set_urlconf
 from django.utils import timezone
@@ -35,9 +42,10 @@ from ..models import Delivery, EmailAccount, Mailing, MassmailSettings, Suppress
 from ..recipients import source_for_content_type
 from ..suppressions import suppress
 from ..tokens import unsubscribe_url
-from . import claims, control, notify, schedule
+from . import accounts, control, eligibility, schedule, states, tickets
 from .journal import Journal
-from .smtp import AccountError, Connection, Outcome
+from .replies import Blame, Stage, classify
+from .transport import AccountError, open_transport
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +61,6 @@ SKIP_REASONS = {
 }
 # How often a running batch looks whether its mailing was paused or interrupted.
 STATUS_CHECK_SECONDS = 2
-QUOTA_PAUSE = datetime.timedelta(hours=1)
-UNREACHABLE_PAUSE = datetime.timedelta(minutes=5)
 
 
 @dataclass
@@ -83,50 +89,65 @@ def send_batch(mailing_id, account_id):
     """Send what ``account`` may send of ``mailing`` now. Returns a BatchResult."""
     result = BatchResult()
     started = timezone.now()
-    lease_owner = claims.new_lease_owner()
+    lease_owner = states.new_lease_owner()
+    tickets.started(mailing_id, account_id)
     if not _acquire_account(account_id, lease_owner, started):
         return result
     try:
         _run(mailing_id, account_id, lease_owner, started, result)
+    except Exception:
+        log.exception("The batch of mailing %s through account %s stopped on an error; its "
+                      "rows are given back and the next run goes on.", mailing_id, account_id)
+        _give_back_all(lease_owner)
+        result.more = False
     finally:
         EmailAccount.objects.filter(pk=account_id, batch_lease_owner=lease_owner).update(
-            batch_lease_until=None, batch_lease_owner=""
-        )
+            batch_lease_until=None, batch_lease_owner="", batch_started_at=None)
     return result
+
+
+def _give_back_all(lease_owner):
+    try:
+        states.release_all(lease_owner)
+    except DatabaseError:  # the leases expire and the rows come back on their own
+        log.exception("Could not give back the rows of batch %s now.", lease_owner)
 
 
 def _acquire_account(account_id, lease_owner, now):
     free = Q(batch_lease_until__isnull=True) | Q(batch_lease_until__lt=now)
     return EmailAccount.objects.filter(free, pk=account_id).update(
-        batch_lease_until=now + datetime.timedelta(seconds=conf.LEASE_SECONDS),
-        batch_lease_owner=lease_owner,
+        batch_lease_until=states.lease_until(now), batch_lease_owner=lease_owner,
+        batch_started_at=now,
     ) == 1
 
 
 def _run(mailing_id, account_id, lease_owner, started, result):
     settings = MassmailSettings.load()
-    claims.recover_expired(started)
+    states.expire(started)
     mailing = Mailing.objects.select_related("message", "owner").get(pk=mailing_id)
     account = EmailAccount.objects.get(pk=account_id)
     if account.owner_id != mailing.owner_id:
         log.error("Refusing to send mailing %s through account %s of another owner.",
                   mailing.pk, account.pk)
         return
-    deadline = _deadline(mailing, started, settings)
-    if deadline is None:
+    if not eligibility.may_send_now(mailing, started, settings):
         return
+    deadline = min(schedule.window_end(started, settings),
+                   started + datetime.timedelta(seconds=conf.BATCH_MAX_SECONDS))
     try:
         prepared = rendering.prepare(mailing.message)
         sender = _Sender(mailing, account, settings, prepared, lease_owner, deadline, result)
         sender.probe()
+    except DatabaseError:
+        raise
     except Exception as exc:  # nothing of this mailing can be sent: say so, don't loop
         control.interrupt(mailing, reason=_("The message cannot be rendered: %s") % exc)
         return
-    with Connection(account) as connection:
-        sender.connection = connection
+    with open_transport(account) as transport:
+        sender.transport = transport
         try:
             while timezone.now() < deadline:
-                ids = claims.claim(mailing, account, timezone.now(), settings, lease_owner)
+                ids = states.claim(mailing, account, timezone.now(), settings, lease_owner)
                 if not ids:
                     break
                 sender.send(ids)
@@ -142,16 +163,6 @@ def _use_url_context(script_prefix, urlconf):
     set_urlconf(urlconf)
 
 
-def _deadline(mailing, now, settings):
-    """When this batch must stop, or None when the mailing may not send now."""
-    if mailing.status != Mailing.Status.ACTIVE or (mailing.start_at and mailing.start_at > now):
-        return None
-    window_end = schedule.window_end(now, settings)
-    if window_end is None:
-        return None
-    return min(window_end, now + datetime.timedelta(seconds=conf.BATCH_MAX_SECONDS))
-
-
 class _Sender:
     def __init__(self, mailing, account, settings, prepared, lease_owner, deadline, result):
         self.mailing = mailing
@@ -163,8 +174,9 @@ class _Sender:
         self.result = result
         self.list_id = rendering.list_id(mailing)
         self.status_checked = timezone.now()
+        self.renewed = time.monotonic()
         self.journal = Journal(lease_owner, account.pk)
-        self.connection = None
+        self.transport = None
 
     def send(self, ids):
         """Send the claimed rows in groups. The next group's emails are rendered on a
@@ -192,11 +204,15 @@ class _Sender:
         return [self.build(target, now) for target in group]
 
     def send_group(self, emails, later):
-        """Mark the group ``sending`` in one commit, then send its emails one by one."""
+        """Mark the group ``sending`` in one commit, then send its emails one by one.
+
+        However the group stops (the deadline, a paused mailing, a failed account or an
+        unexpected error), rows not attempted go back; an email whose transmission an
+        error interrupted is recorded ``unknown``, never resent."""
         try:
             self.before_each()
             self.open_connection()
-        except Stop:
+        except Exception:
             self.give_back(emails, set(), later)
             raise
         started = self.journal.start([(t.delivery.pk, message_id) for t, message_id, _ in emails],
@@ -208,39 +224,66 @@ class _Sender:
                 if index:
                     self.before_each()
                 self.open_connection()
-                outcome = self.connection.send(self.account.from_email, target.delivery.email, data)
-            except Stop:
+            except Exception:
                 self.give_back(emails[index:], started, later)
                 raise
             try:
-                self.record(target.delivery, outcome)
-            except Stop:
+                verdict = self.transport.send(self.account.from_email, target.delivery.email, data)
+            except Exception as exc:
+                self.journal.flush()
+                states.mark_unknown(target.delivery.pk, self.lease_owner, _unexpected(exc))
+                self.give_back(emails[index + 1:], started, later)
+                raise
+            try:
+                self.record(target.delivery, verdict)
+            except Exception:
                 self.give_back(emails[index + 1:], started, later)
                 raise
 
     def give_back(self, emails, started, later):
         """Return rows this batch will not attempt: marked ones to ``claimed``, then all
         of them to ``pending``."""
+        self.journal.flush()
         ids = [target.delivery.pk for target, _message_id, _data in emails]
-        self.journal.unsend([pk for pk in ids if pk in started])
-        claims.release(ids + [target.delivery.pk for target in later], self.lease_owner)
+        states.unsend([pk for pk in ids if pk in started], self.lease_owner)
+        states.release(ids + [target.delivery.pk for target in later], self.lease_owner)
 
     def open_connection(self):
         try:
-            self.connection.ensure_open()
+            self.transport.ensure_open()
         except AccountError as exc:
-            self.account_failed(exc)
+            if exc.authentication:
+                accounts.disable(self.account, str(exc))
+            else:
+                accounts.failed(self.account, "unreachable" if exc.connection else "session",
+                                str(exc))
             raise Stop(more=False) from exc
 
     def before_each(self):
+        """Between two emails: the deadline, the heartbeat and the mailing's status."""
         now = timezone.now()
         if now >= self.deadline:
             raise Stop(more=True)  # the next batch starts again if the window is still open
+        if time.monotonic() - self.renewed >= conf.LEASE_SECONDS / 3:
+            self.heartbeat(now)
         if (now - self.status_checked).total_seconds() >= STATUS_CHECK_SECONDS:
             self.status_checked = now
             status = Mailing.objects.filter(pk=self.mailing.pk).values_list("status", flat=True)
             if status.first() != Mailing.Status.ACTIVE:
                 raise Stop(more=False)
+
+    def heartbeat(self, now):
+        """Renew the leases of the rows and of the account; stop at once if another
+        batch took the account (this one must have stalled past its lease)."""
+        self.renewed = time.monotonic()
+        self.journal.flush()
+        states.renew(self.lease_owner, now)
+        held = EmailAccount.objects.filter(pk=self.account.pk, batch_lease_owner=self.lease_owner
+                                           ).update(batch_lease_until=states.lease_until(now))
+        if not held:
+            log.error("Batch %s lost account %s; it stops sending.", self.lease_owner,
+                      self.account.pk)
+            raise Stop(more=False)
 
     def check(self, ids):
         """Apply every rule again to the claimed rows: skip or release what may not go."""
@@ -282,12 +325,9 @@ class _Sender:
                 source, record = records[key]
                 targets.append(Target(delivery, source.merge_values(record)))
         for reason, skip_ids in skipped.items():
-            Delivery.objects.filter(pk__in=skip_ids, lease_owner=self.lease_owner).update(
-                status=Delivery.Status.SKIPPED, skip_reason=reason, lease_until=None,
-            )
-            self.result.counts["skipped"] += len(skip_ids)
+            self.result.counts["skipped"] += states.skip(skip_ids, self.lease_owner, reason)
         # No longer VIP: the main account must not send it; routing picks another.
-        claims.release(wrong_account, self.lease_owner, account=None)
+        states.release(wrong_account, self.lease_owner, account=None)
         return targets
 
     def probe(self):
@@ -314,56 +354,71 @@ class _Sender:
         )
         return target, message_id, data
 
-    def record(self, delivery, outcome):
-        self.result.counts[outcome.kind] += 1
-        reply = outcome.reply[:2000]
-        if outcome.kind == Outcome.SENT:
-            self.journal.sent(delivery.pk, outcome.code, reply, timezone.now())
+    def record(self, delivery, verdict):
+        """Record ``verdict`` on the row and on the account; Stop when the account
+        cannot go on."""
+        self.result.counts[verdict.blame] += 1
+        if verdict.blame == Blame.SENT:
+            self.journal.sent(delivery.pk, verdict.code, verdict.reply[:2000], timezone.now())
+            accounts.succeeded(self.account)
             return
         self.journal.flush()
-        attempts = delivery.attempts + 1
-        done = {"lease_until": None, "smtp_code": outcome.code, "smtp_reply": reply}
-        rows = Delivery.objects.filter(pk=delivery.pk)
-        if outcome.kind in (Outcome.PERMANENT, Outcome.BOUNCED):
-            with transaction.atomic():
-                rows.update(status=Delivery.Status.FAILED, **done)
-                if outcome.kind == Outcome.BOUNCED:
-                    suppress(delivery.email, Suppression.Reason.BOUNCED, mailing=self.mailing,
-                             channel=Suppression.Channel.SMTP, note=outcome.reply)
-        elif outcome.kind == Outcome.UNKNOWN:
-            rows.update(status=Delivery.Status.UNKNOWN, **done)
-        elif outcome.kind in (Outcome.QUOTA, Outcome.SENDER):
-            # The account cannot send now; the recipient is not to blame.
-            rows.update(status=Delivery.Status.PENDING, attempts=delivery.attempts, **done)
-            if outcome.kind == Outcome.QUOTA:
-                self.pause_account(QUOTA_PAUSE,
-                                   _("The provider reports a quota: %s") % outcome.reply)
-            else:
-                self.pause_account(UNREACHABLE_PAUSE, _("The server refused the sender: "
-                                                        "%(code)s %(reply)s")
-                                   % {"code": outcome.code, "reply": outcome.reply})
+        handler = getattr(self, f"on_{verdict.blame}")
+        handler(delivery, verdict)
+
+    def on_recipient_gone(self, delivery, verdict):
+        states.fail(delivery.pk, self.lease_owner, verdict)
+        suppress(delivery.email, Suppression.Reason.BOUNCED, mailing=self.mailing,
+                 channel=Suppression.Channel.SMTP, note=verdict.reply)
+
+    def on_message(self, delivery, verdict):
+        states.fail(delivery.pk, self.lease_owner, verdict)
+
+    on_permanent = on_message
+
+    def on_policy(self, delivery, verdict):
+        states.fail(delivery.pk, self.lease_owner, verdict)
+        if accounts.policy_refused(self.account, f"{verdict.code} {verdict.reply}"):
             raise Stop(more=False)
-        elif attempts >= conf.MAX_ATTEMPTS:
-            rows.update(status=Delivery.Status.FAILED, **done)
+
+    def on_temporary(self, delivery, verdict):
+        attempts = delivery.attempts + 1
+        if attempts >= conf.MAX_ATTEMPTS:
+            states.fail(delivery.pk, self.lease_owner, verdict)
         else:
             delays = conf.RETRY_DELAYS
-            delay = delays[min(attempts, len(delays)) - 1]
-            rows.update(status=Delivery.Status.PENDING, lease_owner="",
-                        next_attempt_at=timezone.now() + datetime.timedelta(seconds=delay), **done)
+            delay = datetime.timedelta(seconds=delays[min(attempts, len(delays)) - 1])
+            states.retry_later(delivery.pk, self.lease_owner, verdict, timezone.now() + delay)
+        if verdict.dropped and accounts.doubtful(self.account, verdict.reply):
+            raise Stop(more=False)
 
-    def account_failed(self, exc):
-        if exc.authentication:
-            now = timezone.now()
-            EmailAccount.objects.filter(pk=self.account.pk).update(
-                disabled_at=now, disabled_reason=str(exc), last_error=str(exc), last_error_at=now,
-            )
-            notify.account_disabled(self.account, str(exc))
+    on_recipient_later = on_temporary
+
+    def on_unknown(self, delivery, verdict):
+        states.mark_unknown(delivery.pk, self.lease_owner, verdict)
+        if accounts.doubtful(self.account, verdict.reply):
+            raise Stop(more=False)
+
+    def on_needs_smtputf8(self, delivery, verdict):
+        states.skip_unsendable(delivery.pk, self.lease_owner, verdict,
+                               Delivery.SkipReason.NEEDS_SMTPUTF8)
+
+    def on_account(self, delivery, verdict):
+        """The account cannot send now; the recipient is not to blame and keeps its place."""
+        states.retry_later(delivery.pk, self.lease_owner, verdict, None, count_attempt=False)
+        if verdict.stage == Stage.MAIL or "sender" in verdict.reply.lower():
+            reason = _("The server refused the sender: %(code)s %(reply)s")
         else:
-            self.pause_account(UNREACHABLE_PAUSE, str(exc))
+            reason = _("The server refused the account: %(code)s %(reply)s")
+        reason %= {"code": verdict.code, "reply": verdict.reply}
+        accounts.failed(self.account, f"{verdict.stage}:{verdict.code}", reason,
+                        quota=_looks_like_quota(verdict.reply))
+        raise Stop(more=False)
 
-    def pause_account(self, length, reason):
-        now = timezone.now()
-        EmailAccount.objects.filter(pk=self.account.pk).update(
-            paused_until=now + length, last_error=reason, last_error_at=now,
-        )
-        log.warning("Account %s paused until %s: %s", self.account.pk, now + length, reason)
+
+def _looks_like_quota(reply):
+    return "quota" in reply.lower() or "limit" in reply.lower() or "5.4.5" in reply
+
+
+def _unexpected(exc):
+    return classify(Stage.END, None, _("The send stopped on an unexpected error: %r") % exc)

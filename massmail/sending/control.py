@@ -7,14 +7,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from ..conf import conf
+from ..exceptions import MassmailError
 from ..models import Delivery, Mailing, MassmailSettings
-from . import limits, notify
-from .routing import non_vip_waiting, split, usable_accounts
+from . import limits, notify, states
+from .eligibility import split, usable_accounts
+from .routing import non_vip_waiting
 
-OPEN_STATUSES = (Delivery.Status.PENDING, Delivery.Status.CLAIMED, Delivery.Status.SENDING)
 
-
-class ActivationError(Exception):
+class ActivationError(MassmailError):
     """The mailing cannot be activated; the message says what to do."""
 
 
@@ -47,13 +47,13 @@ def activation_warnings(mailing):
 def activate(mailing):
     """Make ``mailing`` active and trigger a dispatch; returns the warnings."""
     warnings = activation_warnings(mailing)
-    Mailing.objects.filter(pk=mailing.pk).update(status=Mailing.Status.ACTIVE,
+    Mailing.objects.filter(pk=mailing.pk).update(status=Mailing.Status.ACTIVE, status_reason="",
                                                  updated_at=timezone.now())
-    mailing.status = Mailing.Status.ACTIVE
+    mailing.status, mailing.status_reason = Mailing.Status.ACTIVE, ""
     if conf.DISPATCH_ON_ACTIVATE:
         from .. import tasks
 
-        transaction.on_commit(tasks.dispatch.delay)
+        transaction.on_commit(tasks.queue_dispatch)
     return warnings
 
 
@@ -62,17 +62,20 @@ def pause(mailing):
 
 
 def interrupt(mailing, reason=""):
-    _set_status(mailing, Mailing.Status.INTERRUPTED,
-                [Mailing.Status.ACTIVE, Mailing.Status.PAUSED])
-    if reason:
+    """Stop ``mailing``; ``reason`` is kept on it, shown in "why not sending" and sent to
+    the owner."""
+    if _set_status(mailing, Mailing.Status.INTERRUPTED,
+                   [Mailing.Status.ACTIVE, Mailing.Status.PAUSED], status_reason=reason) and reason:
         notify.mailing_interrupted(mailing, reason)
 
 
-def _set_status(mailing, status, allowed_from):
+def _set_status(mailing, status, allowed_from, **changes):
     changed = Mailing.objects.filter(pk=mailing.pk, status__in=allowed_from).update(
-        status=status, updated_at=timezone.now())
+        status=status, updated_at=timezone.now(), **changes)
     if changed:
         mailing.status = status
+        for name, value in changes.items():
+            setattr(mailing, name, value)
     return changed
 
 
@@ -100,7 +103,7 @@ def counts(mailing):
 
 def complete_if_finished(mailing):
     """Mark an active mailing done when nothing is left to send; notify once."""
-    if mailing.deliveries.filter(status__in=OPEN_STATUSES).exists():
+    if mailing.deliveries.filter(status__in=states.OPEN).exists():
         return False
     done = Mailing.objects.filter(pk=mailing.pk, status=Mailing.Status.ACTIVE).update(
         status=Mailing.Status.DONE, finished_at=timezone.now())
@@ -116,10 +119,8 @@ def resend(deliveries):
     Unknown rows may already have reached the recipient: only an explicit choice of the
     manager resends them. A finished mailing becomes active again so the rows go out.
     """
-    rows = deliveries.filter(status__in=[Delivery.Status.FAILED, Delivery.Status.UNKNOWN])
-    mailing_ids = set(rows.values_list("mailing_id", flat=True))
-    count = rows.update(status=Delivery.Status.PENDING, attempts=0, next_attempt_at=None,
-                        lease_until=None, lease_owner="", skip_reason="")
+    ids = states.resend(deliveries)
+    mailing_ids = set(Delivery.objects.filter(pk__in=ids).values_list("mailing_id", flat=True))
     Mailing.objects.filter(pk__in=mailing_ids, status=Mailing.Status.DONE).update(
         status=Mailing.Status.ACTIVE, finished_at=None, updated_at=timezone.now())
-    return count
+    return len(ids)

@@ -3,28 +3,26 @@
 from django.utils import timezone
 
 from ..models import Delivery, EmailAccount, Mailing, MassmailSettings
-from . import claims, control, limits, schedule
-from .routing import route, usable_accounts
+from . import control, eligibility, limits, states
+from .routing import route
 
 
 def dispatch(now=None):
     """Route pending rows and return the (mailing id, account id) pairs that have work."""
     now = now or timezone.now()
     settings = MassmailSettings.load()
-    claims.recover_expired(now)
-    open_window = schedule.window_end(now, settings) is not None
+    states.expire(now)
     jobs = []
     for mailing in Mailing.objects.filter(status=Mailing.Status.ACTIVE).order_by("created_at"):
-        if control.complete_if_finished(mailing) or not open_window:
+        if control.complete_if_finished(mailing) or not eligibility.may_send_now(
+                mailing, now, settings):
             continue
-        if mailing.start_at and mailing.start_at > now:
-            continue
-        accounts = usable_accounts(mailing.owner_id, now)
+        accounts = eligibility.usable_accounts(mailing.owner_id, now)
         route(mailing, accounts)
         for account in accounts:
             if _busy(account, now):
                 continue
-            rows = claims.sendable(Delivery.objects.filter(mailing=mailing, account=account), now)
+            rows = states.sendable(Delivery.objects.filter(mailing=mailing, account=account), now)
             if rows.exists() and limits.remaining(account, now, settings) > 0:
                 jobs.append((mailing.pk, account.pk))
     return jobs

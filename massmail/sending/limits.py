@@ -1,7 +1,8 @@
 """Per-account sending limits over rolling windows, across all mailings and workers.
 
-Every SMTP attempt of a delivery counts at its ``attempted_at``, and rows claimed but not
-yet attempted count as used now. Claims take the budget under a lock on the account
+Every SMTP attempt of a delivery counts at its ``attempted_at`` (earlier attempts of rows
+tried again are kept as EarlierAttempt rows), and rows claimed but not yet attempted
+count as used now. Claims take the budget under a lock on the account
 row (see claims.py), so concurrent workers together never exceed a limit.
 """
 
@@ -9,7 +10,7 @@ import datetime
 
 from django.db.models import Count, Min, Q
 
-from ..models import Delivery
+from ..models import Delivery, EarlierAttempt
 
 DAY = datetime.timedelta(days=1)
 HOUR = datetime.timedelta(hours=1)
@@ -38,6 +39,13 @@ def usage(account, now, settings):
     row = Delivery.objects.filter(
         Q(attempted_at__gte=now - DAY) | claimed, account=account
     ).aggregate(**aggregates)
+    earlier = EarlierAttempt.objects.filter(account=account, attempted_at__gte=now - DAY)
+    if earlier.exists():
+        counted = earlier.aggregate(**{
+            f"used{index}": Count("id", filter=Q(attempted_at__gte=now - length))
+            for index, (length, _limit) in enumerate(limits)})
+        for key, value in counted.items():
+            row[key] += value
     return [
         (length, limit, row[f"used{index}"] + row["claimed"], row[f"oldest{index}"])
         for index, (length, limit) in enumerate(limits)

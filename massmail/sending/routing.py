@@ -14,28 +14,11 @@ account may send wait with their account unset (or stale) and are not claimed.
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import OuterRef, Q, Subquery
-from django.utils import timezone
 
-from ..models import Delivery, EmailAccount, Recipient
+from ..models import Delivery, Recipient
+from .eligibility import split
 
 CHUNK_SIZE = 2000
-
-
-def usable_accounts(owner_id, now=None):
-    """The owner's accounts that may send for mailings now."""
-    now = now or timezone.now()
-    return list(
-        EmailAccount.objects.filter(owner_id=owner_id, massmail=True, disabled_at__isnull=True)
-        .filter(Q(paused_until__isnull=True) | Q(paused_until__lte=now))
-        .defer("password")
-        .order_by("pk")
-    )
-
-
-def split(accounts):
-    """(main account or None, the other accounts)."""
-    main = next((account for account in accounts if account.main), None)
-    return main, [account for account in accounts if not account.main]
 
 
 def non_vip_waiting(mailing):

@@ -1,82 +1,63 @@
-"""One SMTP connection per batch, with smtplib, and what an SMTP reply means for us.
+"""The SMTP transport: one session of one account with smtplib, bounded in time.
 
-Not Django's mail backends: we need the raw reply of every transaction, implicit TLS or
-STARTTLS per account, and a connection we reopen ourselves after a drop.
+Not Django's mail backends: we need the raw reply of every step, implicit TLS or
+STARTTLS per account, a session we reopen ourselves after a drop, and a deadline on a
+whole transaction. A socket timeout alone bounds each read, not a server that trickles
+"250-" lines for minutes; so every reply is read against the transaction's deadline,
+and a batch's lease (see states.renew) always outlives one transaction.
 """
 
-import re
 import smtplib
 import ssl
-from dataclasses import dataclass
+import time
 
 from django.utils.translation import gettext as _
 
 from ..conf import conf
-
-# Replies that say the account hit a provider quota, not that the recipient is bad.
-QUOTA_PATTERN = re.compile(
-    r"quota|rate limit|too many (messages|emails|recipients)|sending limit|daily limit|"
-    r"limit exceeded|exceeded .*limit|4\.7\.28|5\.4\.5",
-    re.IGNORECASE,
-)
-# Permanent replies that say, of the recipient, that the mailbox does not exist. Replies
-# about the sender ("Sender address rejected") or policy (5.7.x) never count, or one
-# misconfigured account would suppress a whole audience.
-NO_SUCH_USER_PATTERN = re.compile(
-    r"\b5\.1\.1\b|\b5\.1\.10\b|user unknown|unknown user|no such user|"
-    r"mailbox (does not|doesn't) exist|recipient not found|no mailbox",
-    re.IGNORECASE,
-)
-NOT_ABOUT_THE_RECIPIENT = re.compile(r"sender|\b5\.7\.\d+", re.IGNORECASE)
-# Refusals that name the sender: the account cannot send (wrong From for its login,
-# unverified domain...), whoever the recipient is.
-SENDER_PATTERN = re.compile(r"\bsender\b", re.IGNORECASE)
+from .replies import Blame, Stage, Verdict, classify
+from .transport import AccountError, Transport
 
 
-@dataclass
-class Outcome:
-    """How one send ended. ``kind`` is one of the constants below."""
+class _DeadlineReader:
+    """The session's reply stream, refusing to wait past the transaction's deadline."""
 
-    kind: str
-    code: int | None
-    reply: str
+    def __init__(self, raw, sock, session):
+        self.raw, self.sock, self.session = raw, sock, session
 
-    SENT = "sent"
-    TEMPORARY = "temporary"  # 4xx, or the connection dropped before the end of the data
-    PERMANENT = "permanent"  # 5xx for this recipient
-    BOUNCED = "bounced"  # 5xx, the mailbox does not exist: also suppress
-    QUOTA = "quota"  # the account hit a provider quota: pause the account
-    SENDER = "sender"  # MAIL FROM refused: the account cannot send now, pause it
-    UNKNOWN = "unknown"  # the data went out but no reply came: maybe delivered, never resend
+    def readline(self, limit=-1):
+        remaining = self.session.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(_("the server took longer than %d seconds to answer")
+                               % conf.SMTP_TRANSACTION_SECONDS)
+        self.sock.settimeout(min(remaining, self.session.timeout))
+        return self.raw.readline(limit)
 
-
-class AccountError(Exception):
-    """The account cannot send at all right now (server down, TLS or login refused)."""
-
-    def __init__(self, message, *, authentication=False):
-        super().__init__(message)
-        self.authentication = authentication
+    def close(self):
+        self.raw.close()
 
 
-def classify(code, reply):
-    text = reply if isinstance(reply, str) else reply.decode("utf-8", "replace")
-    if code is None:
-        return Outcome(Outcome.TEMPORARY, None, text)
-    if 200 <= code < 300:
-        return Outcome(Outcome.SENT, code, text)
-    if QUOTA_PATTERN.search(text):
-        return Outcome(Outcome.QUOTA, code, text)
-    if SENDER_PATTERN.search(text):
-        return Outcome(Outcome.SENDER, code, text)
-    if 400 <= code < 500:
-        return Outcome(Outcome.TEMPORARY, code, text)
-    if (code in (550, 551, 553) and NO_SUCH_USER_PATTERN.search(text)
-            and not NOT_ABOUT_THE_RECIPIENT.search(text)):
-        return Outcome(Outcome.BOUNCED, code, text)
-    return Outcome(Outcome.PERMANENT, code, text)
+class _BoundedSession:
+    """Mixed into smtplib's classes: replies are read against ``deadline``."""
+
+    def __init__(self, *args, deadline, **kwargs):
+        self.deadline = deadline
+        super().__init__(*args, **kwargs)
+
+    def getreply(self):
+        if self.file is None and self.sock is not None:
+            self.file = _DeadlineReader(self.sock.makefile("rb"), self.sock, self)
+        return super().getreply()
 
 
-class Connection:
+class _SMTP(_BoundedSession, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_BoundedSession, smtplib.SMTP_SSL):
+    pass
+
+
+class Connection(Transport):
     """A lazily opened SMTP session of one account, reopened after a drop."""
 
     def __init__(self, account, timeout=None):
@@ -87,12 +68,15 @@ class Connection:
     def open(self):
         account = self.account
         context = ssl.create_default_context()
+        deadline = time.monotonic() + conf.SMTP_TRANSACTION_SECONDS
+        smtp = None
         try:
             if account.use_ssl:
-                smtp = smtplib.SMTP_SSL(account.smtp_host, account.smtp_port,
-                                        timeout=self.timeout, context=context)
+                smtp = _SMTP_SSL(account.smtp_host, account.smtp_port, timeout=self.timeout,
+                                 context=context, deadline=deadline)
             else:
-                smtp = smtplib.SMTP(account.smtp_host, account.smtp_port, timeout=self.timeout)
+                smtp = _SMTP(account.smtp_host, account.smtp_port, timeout=self.timeout,
+                             deadline=deadline)
             smtp.ehlo()
             if account.use_tls:
                 smtp.starttls(context=context)
@@ -100,22 +84,26 @@ class Connection:
             if account.smtp_user:
                 smtp.login(account.smtp_user, account.password)
         except smtplib.SMTPAuthenticationError as exc:
+            _discard(smtp)
             raise AccountError(
                 _("The server refused the login: %(code)s %(reply)s")
                 % {"code": exc.smtp_code, "reply": _text(exc.smtp_error)},
-                authentication=True,
+                verdict=classify(Stage.AUTH, exc.smtp_code, exc.smtp_error), authentication=True,
             ) from exc
         except smtplib.SMTPNotSupportedError as exc:
+            _discard(smtp)
             raise AccountError(_("The server does not support this: %s") % exc) from exc
         except (OSError, smtplib.SMTPException) as exc:
+            _discard(smtp)
             raise AccountError(
                 _("Cannot connect to %(host)s:%(port)s: %(error)s")
-                % {"host": account.smtp_host, "port": account.smtp_port, "error": exc}
+                % {"host": account.smtp_host, "port": account.smtp_port, "error": exc},
+                connection=True,
             ) from exc
         self.smtp = smtp
 
     def send(self, from_email, to_email, data):
-        """Send one message; always returns an Outcome (a dropped connection included).
+        """Send one message; always returns a Verdict (a dropped connection included).
 
         MAIL, RCPT and DATA are issued one by one so that the server's exact reply to the
         step that decided is kept. Unlike smtplib.sendmail this does not re-parse both
@@ -124,31 +112,49 @@ class Connection:
         """
         self.ensure_open()
         smtp = self.smtp
-        data_sent = False
+        recipient, options = self._envelope_recipient(to_email)
+        if recipient is None:
+            return Verdict(Blame.NEEDS_SMTPUTF8, Stage.RCPT, None, _(
+                "The address needs SMTPUTF8, which this server does not offer."))
+        smtp.deadline = time.monotonic() + conf.SMTP_TRANSACTION_SECONDS
+        stage = Stage.MAIL
         try:
-            code, reply = smtp.docmd("MAIL", f"FROM:<{from_email}>")
-            if code != 250:
-                self.reset(code)
-                outcome = classify(code, reply)
-                if outcome.kind == Outcome.QUOTA:
-                    return outcome
-                return Outcome(Outcome.SENDER, code, outcome.reply)
-            code, reply = smtp.docmd("RCPT", f"TO:<{to_email}>")
+            code, reply = smtp.docmd("MAIL", f"FROM:<{from_email}>{options}")
+            if code == 250:
+                stage = Stage.RCPT
+                code, reply = smtp.docmd("RCPT", f"TO:<{recipient}>")
             if code in (250, 251):
+                stage = Stage.DATA
                 code, reply = smtp.docmd("DATA")
-                if code == 354:
-                    smtp.send(dot_stuff(data) + b".\r\n")
-                    data_sent = True
-                    code, reply = smtp.getreply()
+            if code == 354:
+                stage = Stage.END
+                smtp.send(dot_stuff(data) + b".\r\n")
+                code, reply = smtp.getreply()
             self.reset(code)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.close()
-            if data_sent:
-                return Outcome(Outcome.UNKNOWN, None, _(
+            if stage == Stage.END:
+                return classify(stage, None, _(
                     "The connection was lost after the message was sent, before the server "
                     "confirmed it: it may have been delivered. %s") % exc)
-            return Outcome(Outcome.TEMPORARY, None, _("Connection lost: %s") % exc)
-        return classify(code, reply)
+            return classify(stage, None, _("Connection lost: %s") % exc)
+        finally:
+            smtp.command_encoding = "ascii"
+        return classify(stage, code, reply)
+
+    def _envelope_recipient(self, address):
+        """(address for RCPT TO, MAIL FROM options), or (None, "") when the address
+        cannot be carried. The domain goes as its IDNA A-label; a non-ASCII local part
+        needs the server's SMTPUTF8."""
+        local, _at, domain = address.rpartition("@")
+        if not domain.isascii():
+            domain = domain.encode("idna").decode("ascii")
+        if local.isascii():
+            return f"{local}@{domain}", ""
+        if not self.smtp.has_extn("smtputf8"):
+            return None, ""
+        self.smtp.command_encoding = "utf-8"
+        return f"{local}@{domain}", " SMTPUTF8"
 
     def reset(self, code):
         """After a reply: close on 421, RSET after any other refusal (ignoring a server
@@ -162,24 +168,27 @@ class Connection:
                 self.close()
 
     def ensure_open(self):
-        """Open the session unless it is open; AccountError when that fails."""
         if self.smtp is None:
             self.open()
 
     def close(self):
-        if self.smtp is None:
-            return
-        smtp, self.smtp = self.smtp, None
-        try:
-            smtp.quit()
-        except (smtplib.SMTPException, OSError):
-            smtp.close()
+        if self.smtp is not None:
+            smtp, self.smtp = self.smtp, None
+            smtp.deadline = time.monotonic() + self.timeout
+            _quit(smtp)
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc_info):
-        self.close()
+def _quit(smtp):
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
+
+
+def _discard(smtp):
+    """Close a session that failed while opening, so its socket never leaks."""
+    if smtp is not None:
+        smtp.close()
 
 
 def dot_stuff(data):
@@ -198,8 +207,10 @@ def _text(value):
 def test_connection(account):
     """Connect and authenticate; returns a message saying exactly what happened."""
     connection = Connection(account, timeout=15)
-    connection.open()
-    reply = connection.smtp.noop()
-    connection.close()
+    try:
+        connection.open()
+        reply = connection.smtp.noop()
+    finally:
+        connection.close()
     return _("Connected and authenticated: %(code)s %(reply)s") % {
         "code": reply[0], "reply": _text(reply[1])}
