@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import freezing
 from .addresses import normalise_email
 from .conf import conf
 from .crypto import EncryptedTextField
@@ -154,13 +155,20 @@ class Signature(models.Model):
     def __str__(self):
         return self.name
 
+    def save(self, *args, **kwargs):
+        freezing.check_signature(self)
+        super().save(*args, **kwargs)
+
     def clean(self):
         """Refuse unknown merge fields and template tags, on the admin form."""
         super().clean()
         try:
             validate_template(self.content)
+            freezing.check_signature(self)
         except ValidationError as error:
             raise ValidationError({"content": error.error_list}) from None
+        except freezing.MessageFrozen as error:
+            raise ValidationError({"content": str(error)}) from None
 
 
 class Message(models.Model):
@@ -194,10 +202,18 @@ class Message(models.Model):
     def __str__(self):
         return self.subject
 
+    def save(self, *args, **kwargs):
+        freezing.check_message(self)
+        super().save(*args, **kwargs)
+
     def clean(self):
         """Refuse unknown merge fields, template tags and a content without
         {{ unsubscribe_url }}; errors are shown on the subject, content and signature."""
         super().clean()
+        try:
+            freezing.check_message(self)
+        except freezing.MessageFrozen as error:
+            raise ValidationError(str(error)) from None
         validate_message(self)
 
 
@@ -217,6 +233,14 @@ class Attachment(models.Model):
 
     def __str__(self):
         return self.file.name.rpartition("/")[2]
+
+    def save(self, *args, **kwargs):
+        freezing.check_attachment(self)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        freezing.check_attachment(self)
+        return super().delete(*args, **kwargs)
 
 
 class Mailing(models.Model):

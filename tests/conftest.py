@@ -1,7 +1,9 @@
+import datetime
 import os
 import threading
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Group, Permission
 from django.db import connection
 
@@ -20,6 +22,40 @@ def need_service(what, available, reason):
     if IN_CI:
         pytest.fail(f"{what} is required under CI=true: {reason}")
     pytest.skip(reason)
+
+
+# The tests' starting time, as ISO 8601 (for example 2026-12-05T23:30:00+01:00): .ci/run
+# runs the suite a second time from a Saturday night to prove no test depends on the
+# wall clock. Unset, tests start at the real time.
+TEST_START = os.environ.get("MASSMAIL_TEST_START")
+
+
+def working_moment(start):
+    """``start`` when it is inside the default working window (Massmail Settings as a new
+    installation has them), else the last Tuesday 10:00 before it, in that time zone."""
+    from massmail.models import MassmailSettings
+    from massmail.sending import schedule
+
+    defaults = MassmailSettings()
+    if schedule.window_end(start, defaults) is not None:
+        return start
+    local = start.astimezone(schedule.zone(defaults))
+    days_back = (local.weekday() - 1) % 7 or 7
+    return (local - datetime.timedelta(days=days_back)).replace(hour=10, minute=0, second=0,
+                                                                microsecond=0)
+
+
+@pytest.fixture(autouse=True)
+def clock(request):
+    """Every test runs inside the working window, its clock ticking from there, unless it
+    is marked ``wall_clock`` (then it starts at MASSMAIL_TEST_START or the real time).
+    A test that sets its own time (time_machine) overrides this one."""
+    start = (datetime.datetime.fromisoformat(TEST_START) if TEST_START
+             else datetime.datetime.now(datetime.UTC))
+    if request.node.get_closest_marker("wall_clock") is None:
+        start = working_moment(start)
+    with time_machine.travel(start, tick=True):
+        yield start
 
 
 @pytest.fixture

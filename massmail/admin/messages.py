@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
-from .. import rendering
+from .. import freezing, rendering
 from ..models import Attachment, EmailAccount, MassmailSettings, Message, Signature
 from ..recipients import get_sources, merge_field_names
 from ..sending.eligibility import split, usable_accounts
@@ -195,6 +195,18 @@ class AttachmentInline(admin.TabularInline):
     model = Attachment
     extra = 0
 
+    def _changeable(self, obj):
+        return obj is None or not freezing.is_frozen(obj)
+
+    def has_add_permission(self, request, obj=None):
+        return self._changeable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._changeable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._changeable(obj) and super().has_delete_permission(request, obj)
+
 
 class MergeFieldHelpAdmin(OwnedAdmin):
     """Merge-field help on the content of messages and signatures."""
@@ -228,6 +240,13 @@ class MessageAdmin(MergeFieldHelpAdmin):
               for name, view in views),
             *super().get_urls(),
         ]
+
+    def get_readonly_fields(self, request, obj=None):
+        """A frozen message shows what recipients get, read-only (see freezing.py)."""
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and freezing.is_frozen(obj):
+            return (*fields, "subject", "content", "signature", "track_clicks")
+        return fields
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)

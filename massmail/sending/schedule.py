@@ -4,8 +4,12 @@ import datetime
 import zoneinfo
 
 
+def zone(settings):
+    return zoneinfo.ZoneInfo(settings.time_zone)
+
+
 def _local(now, settings):
-    return now.astimezone(zoneinfo.ZoneInfo(settings.time_zone))
+    return now.astimezone(zone(settings))
 
 
 def _at(local_day, time_of_day, tz):
