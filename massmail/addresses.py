@@ -4,6 +4,8 @@ Addresses are compared, deduplicated and suppressed in their normalised form: tr
 with the domain lower-cased (the local part is case-sensitive by RFC 5321, so it is kept).
 """
 
+import re
+
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
@@ -17,21 +19,27 @@ def normalise_email(address):
     return f"{local}@{domain.lower()}"
 
 
+# A non-ASCII local part (RFC 6531): any characters but the ones RFC 5322 reserves.
+INTERNATIONAL_LOCAL = re.compile(r"^[^\s@\"(),:;<>\[\]\\.]+(\.[^\s@\"(),:;<>\[\]\\.]+)*$")
+
+
 def is_valid_email(address):
     """True when ``address`` is a single valid address that an email can carry: no
-    CR/LF, an ASCII local part (SMTPUTF8 is not used) and a domain that IDNA encodes."""
+    CR/LF and a domain that IDNA encodes. A non-ASCII local part is valid too; it is
+    sent when the server offers SMTPUTF8 and skipped with that reason otherwise."""
     if not address or "\r" in address or "\n" in address:
         return False
+    local, _at, domain = address.rpartition("@")
+    if not local.isascii():
+        if not INTERNATIONAL_LOCAL.match(local):
+            return False
+        address = f"x@{domain}"
     try:
         validate_email(address)
-    except ValidationError:
-        return False
-    local, _at, domain = address.rpartition("@")
-    try:
         domain.encode("idna")
-    except UnicodeError:
+    except (ValidationError, UnicodeError):
         return False
-    return local.isascii()
+    return True
 
 
 def email_domain(address):

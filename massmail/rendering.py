@@ -251,10 +251,12 @@ def _ascii_domain(domain):
 
 
 def _address(name, address):
-    """A bare address for a header, with an internationalised domain in its ASCII form."""
+    """A bare address for a header, with an internationalised domain in its ASCII form.
+    A non-ASCII local part stays UTF-8 (RFC 6532); the transport sends such an email
+    only with SMTPUTF8."""
     _refuse_control(name, address)
     local, at, domain = address.rpartition("@")
-    if not at or not local.isascii():
+    if not at or not local:
         raise ValueError(f"{name} is not an address massmail can send to: {address!r}")
     return f"{local}@{_ascii_domain(domain)}"
 
@@ -459,7 +461,7 @@ class PreparedMessage:
             f"List-Unsubscribe: <{unsubscribe_url}>\r\n"
             "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
             "MIME-Version: 1.0\r\n"
-        ).encode("ascii")
+        ).encode()
         return b"".join((head, self._top, self._text.encode(context),
                          self._middle, self._html.encode(context), self._end))
 

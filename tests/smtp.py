@@ -41,10 +41,15 @@ class Handler:
     # address -> list of replies used one per RCPT attempt ("451 4.7.1 Try later");
     # when the list is empty the address is accepted.
     rcpt_replies: dict = field(default_factory=dict)
+    # address -> list of replies to the end of the data, one per attempt (the data has
+    # arrived; "552 5.2.2 Mailbox full", "550 5.7.26 ..."); empty or missing: accepted.
+    data_replies: dict = field(default_factory=dict)
     # After N accepted messages, hang up on the next one (None: never): at its RCPT,
     # before any data ("rcpt"), or after all its data arrived, without a reply ("data").
+    # With ``drop_always`` it hangs up on every message from then on (a broken relay).
     drop_after: int | None = None
     drop_at: str = "rcpt"
+    drop_always: bool = False
     # Messages whose data arrived when the server hung up without replying.
     swallowed: list = field(default_factory=list)
     # Called after each accepted message (tests move time forward with it).
@@ -62,7 +67,8 @@ class Handler:
         """True (and the connection closed) when this is the moment to hang up."""
         if self.drop_at != at or self.drop_after is None or len(self.messages) < self.drop_after:
             return False
-        self.drop_after = None
+        if not self.drop_always:
+            self.drop_after = None
         server.transport.close()
         return True
 
@@ -83,6 +89,10 @@ class Handler:
                 self.swallowed.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
                                                envelope.original_content))
                 return "250 2.0.0 never heard: the connection is closed"
+            replies = [self.data_replies.get(rcpt) for rcpt in envelope.rcpt_tos]
+            reply = next((r.pop(0) for r in replies if r), None)
+            if reply:
+                return reply
             self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
                                           envelope.original_content))
         if self.on_message:
@@ -108,7 +118,7 @@ class Authenticator:
 
 
 class SMTPServer:
-    def __init__(self):
+    def __init__(self, smtputf8=False):
         self.handler = Handler()
         self.authenticator = Authenticator()
         self.host = "127.0.0.1"
@@ -117,7 +127,7 @@ class SMTPServer:
             self.handler, hostname=self.host, port=self.port,
             authenticator=self.authenticator, auth_require_tls=False, auth_required=False,
             # smtplib falls back from a refused PLAIN to LOGIN, which aiosmtpd leaves hanging.
-            auth_exclude_mechanism=["LOGIN"],
+            auth_exclude_mechanism=["LOGIN"], enable_SMTPUTF8=smtputf8,
         )
 
     def start(self):

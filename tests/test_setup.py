@@ -31,6 +31,7 @@ def test_migrate_recreates_a_deleted_task():
     assert dispatch_task().task == "massmail.tasks.dispatch"
 
 
+@pytest.mark.wall_clock  # compares with the time the test database was migrated
 @override_settings(MASSMAIL={"DISPATCH_INTERVAL": 30})
 def test_changed_interval_updates_the_task():
     before = PeriodicTasks.last_change()

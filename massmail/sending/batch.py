@@ -236,7 +236,13 @@ class _Sender:
                 raise
             try:
                 self.record(target.delivery, verdict)
-            except Exception:
+            except Stop:
+                self.give_back(emails[index + 1:], started, later)
+                raise
+            except Exception as exc:
+                self.journal.held = [row for row in self.journal.held
+                                     if row[-1] != target.delivery.pk]
+                states.mark_unknown(target.delivery.pk, self.lease_owner, _unexpected(exc))
                 self.give_back(emails[index + 1:], started, later)
                 raise
 
