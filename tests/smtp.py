@@ -108,8 +108,8 @@ class Authenticator:
 
 
 class SMTPServer:
-    def __init__(self):
-        self.handler = Handler()
+    def __init__(self, handler=None):
+        self.handler = handler or Handler()
         self.authenticator = Authenticator()
         self.host = "127.0.0.1"
         self.port = free_port()

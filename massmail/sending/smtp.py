@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from ..conf import conf
+from ..oauth.login import smtp_login
 
 # Replies that say the account hit a provider quota, not that the recipient is bad.
 QUOTA_PATTERN = re.compile(
@@ -97,8 +98,7 @@ class Connection:
             if account.use_tls:
                 smtp.starttls(context=context)
                 smtp.ehlo()
-            if account.smtp_user:
-                smtp.login(account.smtp_user, account.password)
+            smtp_login(smtp, account)  # password or XOAUTH2
         except smtplib.SMTPAuthenticationError as exc:
             raise AccountError(
                 _("The server refused the login: %(code)s %(reply)s")
