@@ -174,3 +174,15 @@ def connected_account(oauth_provider, xoauth2_smtp):
         return account
 
     return make
+
+
+@pytest.fixture
+def oauth_dovecot(oauth_provider):
+    """A private Dovecot whose XOAUTH2 logins the fake provider's introspection decides."""
+    from .dovecot_oauth import DOVECOT, Dovecot
+
+    need_service("Dovecot", os.path.exists(DOVECOT), f"needs Debian's dovecot-imapd ({DOVECOT})")
+    need_service("root", os.geteuid() == 0, "a private Dovecot serving other users' mail needs root")
+    server = Dovecot(oauth_provider.url).start()
+    yield server
+    server.stop()

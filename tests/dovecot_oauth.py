@@ -16,6 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from imapclient import IMAPClient
+
+from massmail.oauth.login import imap_login
+
 from .smtp import free_port
 
 DOVECOT = "/usr/sbin/dovecot"
@@ -119,3 +123,12 @@ class Dovecot:
         name = f"{time.time_ns()}.{os.getpid()}.massmail-test"
         (maildir / "new" / name).write_bytes(message)
         shutil.chown(maildir / "new" / name, "dovecot", "dovecot")
+
+
+def read_subjects(dovecot, account):
+    """The Subject lines in ``account``'s inbox, read-only, logged in by imap_login."""
+    with IMAPClient(dovecot.host, port=dovecot.port, ssl=False, timeout=30) as imap:
+        imap_login(imap, account)
+        imap.select_folder("INBOX", readonly=True)
+        messages = imap.fetch(imap.search("ALL"), ["BODY.PEEK[HEADER.FIELDS (SUBJECT)]"])
+        return [data[b"BODY[HEADER.FIELDS (SUBJECT)]"].decode().strip() for data in messages.values()]

@@ -109,8 +109,8 @@ def _refresh(account):
     except ProtocolError as exc:
         if exc.error == "invalid_grant":
             raise ReconnectNeeded(
-                _("The provider refused the stored sign-in (%(error)s): reconnect this mailbox "
-                  "with \"Connect\" on the account's page.")
+                _("The provider no longer accepts this mailbox's sign-in: reconnect this mailbox "
+                  "with \"Connect\" on the account's page. The provider said: %(error)s")
                 % {"error": exc.description or exc.error}) from exc
         raise TokenUnavailable(_("The token endpoint refused the refresh: %(error)s %(text)s")
                                % {"error": exc.error, "text": exc.description or ""}) from exc
