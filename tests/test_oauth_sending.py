@@ -18,6 +18,7 @@ from massmail.models import Delivery, EmailAccount
 from massmail.oauth import tokens
 from massmail.oauth.xoauth2 import auth_string
 
+from .conftest import in_threads
 from .engine import contacts, send_all, start_mailing
 
 pytestmark = pytest.mark.django_db
@@ -116,3 +117,29 @@ def test_a_token_the_server_refuses_is_an_account_problem_and_is_not_reused(
     assert xoauth2_smtp.handler.refused == [(account.from_email, token)]
     assert set(mailing.deliveries.values_list("status", flat=True)) == {Delivery.Status.PENDING}
     assert cache.get(tokens._key(account)) is None  # the next attempt asks for a new token
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_workers_refresh_once_and_keep_the_rotated_token(
+        postgres, anna, connected_account, oauth_provider):
+    """The provider rotates and revokes the old refresh token: a second refresh with it
+    would be invalid_grant. The row lock makes the others wait and use the cached token."""
+    account = connected_account(anna)
+    seen = []
+    in_threads(6, lambda: seen.append(tokens.access_token(EmailAccount.objects.get(pk=account.pk))))
+    assert oauth_provider.refreshes == 1 and len(set(seen)) == 1
+    account.refresh_from_db()
+    assert account.disabled_at is None
+    assert account.oauth_refresh_token == oauth_provider.refresh_token_of(account.from_email)
+
+
+def test_test_connection_signs_in_with_xoauth2(client, anna, connected_account, xoauth2_smtp):
+    from django.contrib.messages import get_messages
+    from django.urls import reverse
+
+    account = connected_account(anna)
+    client.force_login(anna)
+    response = client.post(reverse("admin:massmail_emailaccount_test_connection", args=[account.pk]))
+    (text,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert "Connected and authenticated: 250" in text
+    assert xoauth2_smtp.handler.logins[0][0] == account.from_email
