@@ -204,3 +204,17 @@ def test_the_refresh_token_is_encrypted_at_rest_and_rotated_with_the_keys(
     call_command("massmail_rotate_keys", verbosity=0)
     settings.MASSMAIL = {**settings.MASSMAIL, "ENCRYPTION_KEYS": [new_key]}
     assert raw() != before and crypto.decrypt(raw()) == token
+
+
+def test_a_code_injected_into_another_flow_fails_pkce(client, anna, account, oauth_provider):
+    """An attacker's code (or one from another tab) under a genuine state: the provider
+    bound the code to the other flow's challenge, so the exchange is refused."""
+    client.force_login(anna)
+    first, _location = start(client, account)
+    second, _location = start(client, account)
+    stolen = dict(parse_qsl(urlsplit(oauth_provider.authorize(first, account.from_email)).query))
+    response = client.get(reverse("massmail:oauth_callback"),
+                          {"state": second["state"], "code": stolen["code"]})
+    assert response.url == url("change", account.pk)
+    assert notes(response) == ["The provider refused the sign-in: invalid_grant PKCE verification failed"]
+    assert stored(account).oauth_refresh_token == ""

@@ -19,6 +19,10 @@ from .exceptions import ProviderNotConfigured
 class ConnectMailboxMixin:
     oauth_readonly_fields = ("oauth_address", "oauth_connected_at")
 
+    def get_queryset(self, request):
+        # Lists and pages never need the refresh token: no decryption per row.
+        return super().get_queryset(request).defer("oauth_refresh_token")
+
     def get_readonly_fields(self, request, obj=None):
         return (*super().get_readonly_fields(request, obj), *self.oauth_readonly_fields)
 

@@ -28,7 +28,7 @@ from joserfc.jwk import KeySet
 from ..conf import conf
 from ..models import EmailAccount
 from . import tokens
-from .exceptions import OAuthError
+from .exceptions import OAuthError, ProviderNotConfigured
 from .providers import HTTP_TIMEOUT, get_provider
 
 SALT = "massmail.oauth.state"
@@ -65,9 +65,10 @@ def start(request, account, return_url):
     request.session[SESSION_KEY] = flows
     state = signing.dumps({"account": account.pk, "user": request.user.pk, "nonce": nonce},
                           salt=SALT)
-    url, _state = provider.session(redirect_uri=redirect_uri()).create_authorization_url(
-        provider.authorize_url, state=state, code_verifier=verifier, nonce=nonce,
-        login_hint=account.from_email, **provider.authorize_params)
+    with provider.session(redirect_uri=redirect_uri()) as client:
+        url, _state = client.create_authorization_url(
+            provider.authorize_url, state=state, code_verifier=verifier, nonce=nonce,
+            login_hint=account.from_email, **provider.authorize_params)
     return url
 
 
@@ -115,13 +116,14 @@ def _read_state(request):
 
 def _exchange(account, code, verifier, nonce, return_url):
     """The token endpoint's answer to the code, and the mailbox its ID token names."""
-    provider = get_provider(account.auth_method)
     try:
-        token = provider.session(redirect_uri=redirect_uri()).fetch_token(
-            provider.token_url, code=code, code_verifier=verifier)
+        provider = get_provider(account.auth_method)
+        with provider.session(redirect_uri=redirect_uri()) as client:
+            token = client.fetch_token(provider.token_url, code=code, code_verifier=verifier)
         keys = requests.get(provider.jwks_url, timeout=HTTP_TIMEOUT)
         keys.raise_for_status()
-        id_token = jwt.decode(token.get("id_token", ""), KeySet.import_key_set(keys.json()))
+        id_token = jwt.decode(token.get("id_token", ""), KeySet.import_key_set(keys.json()),
+                              algorithms=["RS256"])
         jwt.JWTClaimsRegistry(
             aud={"essential": True, "value": provider.client_id},
             nonce={"essential": True, "value": nonce}, exp={"essential": True},
@@ -131,6 +133,8 @@ def _exchange(account, code, verifier, nonce, return_url):
             "error": exc.error, "text": exc.description or ""}, return_url) from exc
     except (requests.RequestException, ValueError, JoseError) as exc:
         raise Refused(_("The provider's answer cannot be used: %s") % exc, return_url) from exc
+    except ProviderNotConfigured as exc:
+        raise Refused(str(exc), return_url) from exc
     address = id_token.claims.get(provider.address_claim) or ""
     if not token.get("refresh_token") or not address or id_token.claims.get("email_verified") is False:
         raise Refused(_("The provider returned no refresh token or no verified address. "

@@ -104,8 +104,9 @@ def _refresh(account):
                                 "\"Connect\" on the account's page."))
     provider = get_provider(account.auth_method)
     try:
-        token = provider.session().refresh_token(
-            provider.token_url, refresh_token=account.oauth_refresh_token)
+        with provider.session() as client:
+            token = client.refresh_token(provider.token_url,
+                                         refresh_token=account.oauth_refresh_token)
     except ProtocolError as exc:
         if exc.error == "invalid_grant":
             raise ReconnectNeeded(
