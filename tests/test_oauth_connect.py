@@ -6,6 +6,7 @@ theirs; a mailbox other than the From address is refused; nothing is stored in c
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+import time_machine
 from django.contrib.messages import get_messages
 from django.core.management import call_command
 from django.db import connection
@@ -126,6 +127,18 @@ def test_a_forged_state_is_refused(client, anna, account, oauth_provider):
         response = back(client, oauth_provider.authorize({**query, "state": state}, account.from_email))
         assert response.status_code == 400
         assert "not genuine" in response.content.decode()
+    assert stored(account).oauth_refresh_token == ""
+
+
+def test_a_state_older_than_ten_minutes_is_refused(client, anna, account, oauth_provider):
+    client.force_login(anna)
+    with time_machine.travel("2026-12-01 10:00Z", tick=False):
+        query, _location = start(client, account)
+        callback = oauth_provider.authorize(query, account.from_email)
+    with time_machine.travel("2026-12-01 10:11Z", tick=False):
+        response = back(client, callback)
+    assert response.status_code == 400
+    assert "took too long" in response.content.decode()
     assert stored(account).oauth_refresh_token == ""
 
 

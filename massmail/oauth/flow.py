@@ -17,7 +17,6 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError as ProtocolError
 from django.core import signing
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -149,7 +148,6 @@ def _store(account, token, address):
     account.oauth_address = address
     account.oauth_connected_at = timezone.now()
     account.disabled_at, account.disabled_reason = None, ""
-    with transaction.atomic():
-        account.save(update_fields=["oauth_refresh_token", "oauth_address", "oauth_connected_at",
-                                    "disabled_at", "disabled_reason"])
+    account.save(update_fields=["oauth_refresh_token", "oauth_address", "oauth_connected_at",
+                                "disabled_at", "disabled_reason"])
     tokens.remember(account, token)
