@@ -1,7 +1,8 @@
 """System checks: misconfiguration is reported by `manage.py check`, not at request time.
 
 IDs: massmail.E001-E007 recipient sources, E010 encryption keys, E011 and W010 SITE_URL,
-W011 default unsubscribe page (a database check: `check --database default`).
+W011 default unsubscribe page (a database check: `check --database default`), E030 an
+account signs in with an OAuth2 provider that has no app registration (a database check).
 """
 
 from urllib.parse import urlparse
@@ -73,3 +74,25 @@ def unsubscribe_page_check(app_configs, databases=None, **kwargs):
                         f"{MassmailSettings.DEFAULT_UNSUBSCRIBE_URL}.",
                         hint="Set it in the admin under Massmail Settings.", id="massmail.W011")]
     return []
+
+
+@register(Tags.database)
+def oauth_providers_check(app_configs, databases=None, **kwargs):
+    from django.db import DatabaseError
+
+    from .models import AuthMethod, EmailAccount
+    from .oauth.providers import is_configured
+
+    if not databases:
+        return []
+    try:
+        methods = set(EmailAccount.objects.exclude(auth_method=AuthMethod.PASSWORD).order_by()
+                      .values_list("auth_method", flat=True).distinct())
+    except DatabaseError:
+        return []
+    return [Error(f"Email accounts sign in with {method!r}, but MASSMAIL[\"OAUTH_PROVIDERS\"] "
+                  f"has no app registration for it: they cannot send or read.",
+                  hint=f'Set MASSMAIL["OAUTH_PROVIDERS"][{method!r}] = {{"client_id": ..., '
+                       '"client_secret": ...} (see the README, "OAuth2 mailboxes").',
+                  id="massmail.E030")
+            for method in sorted(methods) if not is_configured(method)]

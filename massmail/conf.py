@@ -54,6 +54,13 @@ DEFAULTS = {
     # Trigger a dispatch through Celery right after a mailing is activated. Turn off
     # when no broker runs and `massmail_send --forever` does the sending.
     "DISPATCH_ON_ACTIVATE": True,
+    # OAuth2 app registrations per provider ("microsoft", "google"): client_id,
+    # client_secret, tenant (Microsoft); endpoints and scopes default to the real
+    # providers' (massmail/oauth/providers.py) and can be overridden.
+    "OAUTH_PROVIDERS": {},
+    # The redirect URI registered with the providers; None: SITE_URL followed by the
+    # path of the massmail:oauth_callback view.
+    "OAUTH_REDIRECT_URI": None,
 }
 
 

@@ -103,6 +103,15 @@ class EmailAccount(models.Model):
     )
     imap_user = models.CharField(_("IMAP user"), max_length=255, blank=True)
     imap_password = EncryptedTextField(_("IMAP password"), blank=True)
+    # OAuth2 sign-in (auth_method microsoft/google), set by "Connect" (massmail/oauth/):
+    # the refresh token, encrypted like passwords, and the mailbox it belongs to.
+    oauth_refresh_token = EncryptedTextField(_("OAuth2 refresh token"), blank=True, editable=False)
+    oauth_address = models.EmailField(
+        _("connected mailbox"), blank=True, editable=False,
+        help_text=_("The mailbox the provider signed in; it logs in to SMTP and IMAP."),
+    )
+    oauth_connected_at = models.DateTimeField(_("connected at"), null=True, blank=True,
+                                              editable=False)
 
     objects = OwnedQuerySet.as_manager()
 

@@ -165,3 +165,60 @@ def account_on(smtp_server):
                                    smtp_port=smtp_server.port, **fields)
 
     return make
+
+
+# --- OAuth2 mailboxes -----------------------------------------------------------------
+
+
+@pytest.fixture
+def oauth_provider(settings):
+    """The fake provider (tests/oauth_provider.py), registered as "microsoft" and "google"."""
+    from .oauth_provider import FakeProvider
+
+    provider = FakeProvider().start()
+    settings.MASSMAIL = {**settings.MASSMAIL, "OAUTH_PROVIDERS": {
+        "microsoft": provider.settings(tenant="contoso"), "google": provider.settings()}}
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def xoauth2_smtp(oauth_provider):
+    """An SMTP server that accepts XOAUTH2 with the fake provider's current tokens only."""
+    from .smtp_oauth import XOAuth2SMTPServer
+
+    server = XOAuth2SMTPServer(oauth_provider).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def connected_account(oauth_provider, xoauth2_smtp):
+    """Factory of Microsoft 365 accounts already connected at the fake provider, sending
+    through the XOAUTH2 server."""
+    from django.utils import timezone
+
+    from .factories import EmailAccountFactory
+
+    def make(owner, **fields):
+        account = EmailAccountFactory(owner=owner, smtp_host=xoauth2_smtp.host, smtp_port=xoauth2_smtp.port,
+                                      smtp_user="", password="", auth_method="microsoft", **fields)
+        account.oauth_refresh_token = oauth_provider.issue(account.from_email)
+        account.oauth_address = account.from_email
+        account.oauth_connected_at = timezone.now()
+        account.save()
+        return account
+
+    return make
+
+
+@pytest.fixture
+def oauth_dovecot(oauth_provider):
+    """A private Dovecot whose XOAUTH2 logins the fake provider's introspection decides."""
+    from .dovecot_oauth import DOVECOT, Dovecot
+
+    need_service("Dovecot", os.path.exists(DOVECOT), f"needs Debian's dovecot-imapd ({DOVECOT})")
+    need_service("root", os.geteuid() == 0, "a private Dovecot serving other users' mail needs root")
+    server = Dovecot(oauth_provider.url).start()
+    yield server
+    server.stop()

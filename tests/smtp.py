@@ -118,8 +118,8 @@ class Authenticator:
 
 
 class SMTPServer:
-    def __init__(self, smtputf8=False):
-        self.handler = Handler()
+    def __init__(self, handler=None, smtputf8=False):
+        self.handler = handler or Handler()
         self.authenticator = Authenticator()
         self.host = "127.0.0.1"
         self.port = free_port()

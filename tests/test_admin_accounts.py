@@ -57,6 +57,7 @@ def test_superuser_creates_an_account_for_a_manager_with_the_owner_picker(client
         "owner": anna.pk, "name": "Anna bulk", "from_email": "anna@bulk.example",
         "smtp_host": "smtp.bulk.example", "smtp_port": 587, "smtp_user": "anna",
         "password": "pw-1", "use_tls": "on", "massmail": "on", "daily_limit": 300,
+        "auth_method": "password",
     })
     assert response.status_code == 302, response.context["adminform"].form.errors
     account = EmailAccount.objects.get()

@@ -201,7 +201,7 @@ def account_post_data(account, **changes):
         "owner": account.owner_id, "name": account.name, "from_email": account.from_email,
         "smtp_host": account.smtp_host, "smtp_port": account.smtp_port,
         "smtp_user": account.smtp_user, "password": "", "massmail": "on",
-        "disabled_reason": "",
+        "disabled_reason": "", "auth_method": account.auth_method,
     }
     data.update(changes)
     return {key: value for key, value in data.items() if value is not None}
@@ -260,7 +260,7 @@ def test_superuser_adds_an_account_for_a_manager(client, superuser, anna):
     response = client.post(url("emailaccount", "add"), {
         "owner": anna.pk, "name": "Anna sales", "from_email": "anna@sales.example",
         "smtp_host": "smtp.example", "smtp_port": 587, "smtp_user": "anna",
-        "password": "pw-1", "use_tls": "on", "massmail": "on",
+        "password": "pw-1", "use_tls": "on", "massmail": "on", "auth_method": "password",
     })
     assert response.status_code == 302, response.context["adminform"].form.errors
     account = EmailAccount.objects.get()

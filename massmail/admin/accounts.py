@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from ..models import EmailAccount, MassmailSettings
+from ..oauth.admin import ConnectMailboxMixin
 from ..sending import limits
 from ..sending.smtp import test_connection
 from ..sending.transport import AccountError
@@ -63,7 +64,7 @@ def _when(value):
 
 
 @admin.register(EmailAccount)
-class EmailAccountAdmin(OwnedAdmin):
+class EmailAccountAdmin(ConnectMailboxMixin, OwnedAdmin):
     form = EmailAccountForm
     list_display = ("name", "from_email", "owner", "role", "sent_recently", "state")
     list_filter = ("main", "massmail")
@@ -81,6 +82,7 @@ class EmailAccountAdmin(OwnedAdmin):
                                   "sent_recently")}),
         (_("State"), {"fields": ("state", "disabled_reason", "disabled_at", "paused_until",
                                  "last_error", "last_error_at", "created_at")}),
+        (_("Sign-in"), {"fields": ("auth_method", "oauth_address", "oauth_connected_at")}),
     ]
 
     def get_queryset(self, request):

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('massmail', '0002_shared_fields'),
+        ('massmail', '0008_oauth'),
     ]
 
     operations = [

@@ -14,6 +14,7 @@ import time
 from django.utils.translation import gettext as _
 
 from ..conf import conf
+from ..oauth.login import smtp_login
 from .replies import Blame, Stage, Verdict, classify
 from .transport import AccountError, Transport
 
@@ -81,8 +82,7 @@ class Connection(Transport):
             if account.use_tls:
                 smtp.starttls(context=context)
                 smtp.ehlo()
-            if account.smtp_user:
-                smtp.login(account.smtp_user, account.password)
+            smtp_login(smtp, account)  # password or XOAUTH2
         except smtplib.SMTPAuthenticationError as exc:
             _discard(smtp)
             raise AccountError(

@@ -3,7 +3,9 @@
 Rotation is: put the new key first in the list (the old ones stay after it, so existing
 values still decrypt), run this command, then drop the old keys. Every model field that
 is an EncryptedTextField is rotated, not only EmailAccount.password, so a secret added
-later cannot be forgotten here.
+later cannot be forgotten here (the OAuth2 refresh tokens of EmailAccount are). Cached
+OAuth2 access tokens are not rotated: they live an hour, and one that no key decrypts any
+more is simply fetched again.
 
 Everything runs in one transaction: if a value cannot be decrypted (its key was already
 removed), DecryptionError names the row and nothing is changed, so the old key can be
@@ -30,7 +32,7 @@ def encrypted_fields():
 
 
 class Command(BaseCommand):
-    help = ("Re-encrypt every stored secret (SMTP passwords) with the first key of "
+    help = ("Re-encrypt every stored secret (passwords, OAuth2 refresh tokens) with the first key of "
             'MASSMAIL["ENCRYPTION_KEYS"].')
 
     def add_arguments(self, parser):
