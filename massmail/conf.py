@@ -17,10 +17,11 @@ DEFAULTS = {
     "ENCRYPTION_KEYS": [],
     # Seconds between two runs of the dispatch task by Celery beat.
     "DISPATCH_INTERVAL": 60,
-    # Most deliveries one batch claims; a batch also stops after BATCH_MAX_SECONDS,
-    # which keeps it far inside the broker's visibility timeout.
+    # Most deliveries one batch claims in one round; a batch stops after
+    # BATCH_MAX_SECONDS and queues its continuation behind the batches of every other
+    # (mailing, account) pair: this is the quantum of fair sharing between mailings.
     "BATCH_SIZE": 200,
-    "BATCH_MAX_SECONDS": 120,
+    "BATCH_MAX_SECONDS": 10,
     # Rows a batch marks `sending` in one commit before sending them one by one. Larger
     # is faster; after a worker crash up to this many rows may become `unknown`.
     "SENDING_GROUP": 10,

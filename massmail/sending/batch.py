@@ -132,11 +132,12 @@ def _run(mailing_id, account_id, lease_owner, started, result):
         return
     if not eligibility.may_send_now(mailing, started, settings):
         return
-    deadline = min(schedule.window_end(started, settings),
-                   started + datetime.timedelta(seconds=conf.BATCH_MAX_SECONDS))
+    window_end = schedule.window_end(started, settings)
+    quantum_end = started + datetime.timedelta(seconds=conf.BATCH_MAX_SECONDS)
     try:
         prepared = rendering.prepare(mailing.message)
-        sender = _Sender(mailing, account, settings, prepared, lease_owner, deadline, result)
+        sender = _Sender(mailing, account, settings, prepared, lease_owner, result,
+                         window_end=window_end, quantum_end=quantum_end)
         sender.probe()
     except DatabaseError:
         raise
@@ -146,13 +147,11 @@ def _run(mailing_id, account_id, lease_owner, started, result):
     with open_transport(account) as transport:
         sender.transport = transport
         try:
-            while timezone.now() < deadline:
-                ids = states.claim(mailing, account, timezone.now(), settings, lease_owner)
-                if not ids:
-                    break
+            while ids := states.claim(mailing, account, timezone.now(), settings, lease_owner):
                 sender.send(ids)
-            else:
-                result.more = True
+                if timezone.now() >= quantum_end:
+                    result.more = True  # the continuation waits behind the other pairs
+                    break
         except Stop as stop:
             result.more = stop.more
     control.complete_if_finished(mailing)
@@ -164,13 +163,17 @@ def _use_url_context(script_prefix, urlconf):
 
 
 class _Sender:
-    def __init__(self, mailing, account, settings, prepared, lease_owner, deadline, result):
+    def __init__(self, mailing, account, settings, prepared, lease_owner, result, *,
+                 window_end, quantum_end):
         self.mailing = mailing
         self.account = account
         self.settings = settings
         self.prepared = prepared
         self.lease_owner = lease_owner
-        self.deadline = deadline
+        # Nothing leaves after the end of the working-hours window; after the quantum
+        # (BATCH_MAX_SECONDS) the batch stops between two groups, having sent one at least.
+        self.window_end = window_end
+        self.quantum_end = quantum_end
         self.result = result
         self.list_id = rendering.list_id(mailing)
         self.status_checked = timezone.now()
@@ -192,6 +195,10 @@ class _Sender:
             upcoming = renderer.submit(self.build_group, groups[0]) if groups else None
             try:
                 for index in range(len(groups)):
+                    if index and timezone.now() >= self.quantum_end:
+                        states.release([t.delivery.pk for g in groups[index:] for t in g],
+                                       self.lease_owner)
+                        raise Stop(more=True)
                     emails = upcoming.result()
                     if index + 1 < len(groups):
                         upcoming = renderer.submit(self.build_group, groups[index + 1])
@@ -206,7 +213,7 @@ class _Sender:
     def send_group(self, emails, later):
         """Mark the group ``sending`` in one commit, then send its emails one by one.
 
-        However the group stops (the deadline, a paused mailing, a failed account or an
+        However the group stops (the window's end, a paused mailing, a failed account or an
         unexpected error), rows not attempted go back; an email whose transmission an
         error interrupted is recorded ``unknown``, never resent."""
         try:
@@ -266,9 +273,9 @@ class _Sender:
             raise Stop(more=False) from exc
 
     def before_each(self):
-        """Between two emails: the deadline, the heartbeat and the mailing's status."""
+        """Between two emails: the window's end, the heartbeat and the mailing's status."""
         now = timezone.now()
-        if now >= self.deadline:
+        if now >= self.window_end:
             raise Stop(more=True)  # the next batch starts again if the window is still open
         if time.monotonic() - self.renewed >= conf.LEASE_SECONDS / 3:
             self.heartbeat(now)
