@@ -55,12 +55,16 @@ class Handler:
     # Called after each accepted message (tests move time forward with it).
     on_message: object = None
     connections: int = 0
+    # Offer PIPELINING (RFC 2920) in the EHLO reply, as real servers do.
+    pipelining: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         with self.lock:
             self.connections += 1
         session.host_name = hostname
+        if self.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
         return responses
 
     def hang_up(self, server, at):

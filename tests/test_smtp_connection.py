@@ -123,3 +123,19 @@ def test_lines_starting_with_a_dot_arrive_intact(smtp_server):
                                   b"Subject: dots\r\n\r\n" + body)
     assert (outcome.blame, outcome.code) == (Blame.SENT, 250)
     assert smtp_server.messages[0].data == b"Subject: dots\r\n\r\n" + body + b"\r\n"
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_each_step_keeps_its_reply_with_and_without_pipelining(smtp_server, pipelining):
+    from massmail.sending.replies import Stage
+
+    smtp_server.handler.pipelining = pipelining
+    smtp_server.handler.rcpt_replies["gone@example.org"] = ["550 5.1.1 User unknown"]
+    account = EmailAccountFactory(smtp_host=smtp_server.host, smtp_port=smtp_server.port)
+    with Connection(account, timeout=5) as connection:
+        refused = connection.send(account.from_email, "gone@example.org", b"Subject: x\r\n\r\nx\r\n")
+        accepted = connection.send(account.from_email, "here@example.org", b"Subject: y\r\n\r\ny\r\n")
+        assert connection.smtp.has_extn("pipelining") == pipelining
+    assert (refused.blame, refused.stage, refused.code) == (Blame.RECIPIENT_GONE, Stage.RCPT, 550)
+    assert (accepted.blame, accepted.stage) == (Blame.SENT, Stage.END)
+    assert smtp_server.handler.recipients() == ["here@example.org"]

@@ -105,10 +105,12 @@ class Connection(Transport):
     def send(self, from_email, to_email, data):
         """Send one message; always returns a Verdict (a dropped connection included).
 
-        MAIL, RCPT and DATA are issued one by one so that the server's exact reply to the
-        step that decided is kept. Unlike smtplib.sendmail this does not re-parse both
-        addresses (they were validated when the message was built) and dot-stuffs with a
-        bytes replace instead of a regular expression: together half the per-email cost.
+        The reply to each step is read and kept, so the step that decided is known.
+        Where the server offers PIPELINING (RFC 2920), MAIL, RCPT and DATA go out in one
+        write and their three replies are read after it: two round trips per email
+        instead of four. Unlike smtplib.sendmail this does not re-parse both addresses
+        (they were validated when the message was built) and dot-stuffs with a bytes
+        replace instead of a regular expression.
         """
         self.ensure_open()
         smtp = self.smtp
@@ -117,30 +119,48 @@ class Connection(Transport):
             return Verdict(Blame.NEEDS_SMTPUTF8, Stage.RCPT, None, _(
                 "The address needs SMTPUTF8, which this server does not offer."))
         smtp.deadline = time.monotonic() + conf.SMTP_TRANSACTION_SECONDS
-        stage = Stage.MAIL
+        commands = [(Stage.MAIL, f"MAIL FROM:<{from_email}>{options}"),
+                    (Stage.RCPT, f"RCPT TO:<{recipient}>"), (Stage.DATA, "DATA")]
+        progress = {"stage": Stage.MAIL}
         try:
-            code, reply = smtp.docmd("MAIL", f"FROM:<{from_email}>{options}")
-            if code == 250:
-                stage = Stage.RCPT
-                code, reply = smtp.docmd("RCPT", f"TO:<{recipient}>")
-            if code in (250, 251):
-                stage = Stage.DATA
-                code, reply = smtp.docmd("DATA")
-            if code == 354:
-                stage = Stage.END
+            stage, code, reply = self._envelope(smtp, commands, progress)
+            if stage == Stage.DATA and code == 354:
+                progress["stage"] = stage = Stage.END
                 smtp.send(dot_stuff(data) + b".\r\n")
                 code, reply = smtp.getreply()
             self.reset(code)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.close()
-            if stage == Stage.END:
-                return classify(stage, None, _(
+            if progress["stage"] == Stage.END:
+                return classify(Stage.END, None, _(
                     "The connection was lost after the message was sent, before the server "
                     "confirmed it: it may have been delivered. %s") % exc)
-            return classify(stage, None, _("Connection lost: %s") % exc)
+            return classify(progress["stage"], None, _("Connection lost: %s") % exc)
         finally:
             smtp.command_encoding = "ascii"
         return classify(stage, code, reply)
+
+    def _envelope(self, smtp, commands, progress):
+        """Issue MAIL, RCPT and DATA; return (stage, code, reply) of the step that
+        refused, or of DATA. ``progress["stage"]`` follows the reply being read."""
+        accepted = {Stage.MAIL: (250,), Stage.RCPT: (250, 251), Stage.DATA: (354,)}
+        if smtp.does_esmtp and smtp.has_extn("pipelining"):
+            smtp.send("".join(f"{command}\r\n" for _stage, command in commands))
+            replies = []
+            for stage, _command in commands:
+                progress["stage"] = stage
+                replies.append((stage, *smtp.getreply()))
+            refused = next((r for r in replies if r[1] not in accepted[r[0]]), None)
+            if refused and replies[-1][1] == 354:  # a server that took DATA all the same
+                smtp.send(b".\r\n")
+                smtp.getreply()
+            return refused or replies[-1]
+        for stage, command in commands:
+            progress["stage"] = stage
+            code, reply = smtp.docmd(command)
+            if code not in accepted[stage]:
+                return stage, code, reply
+        return stage, code, reply
 
     def _envelope_recipient(self, address):
         """(address for RCPT TO, MAIL FROM options), or (None, "") when the address
