@@ -48,14 +48,16 @@ def working_moment(start):
 @pytest.fixture(autouse=True)
 def clock(request):
     """Every test runs inside the working window, its clock ticking from there, unless it
-    is marked ``wall_clock`` (then it starts at MASSMAIL_TEST_START or the real time).
-    A test that sets its own time (time_machine) overrides this one."""
+    is marked ``wall_clock``: then it runs on the real clock (another process is part of
+    it, and time-machine cannot move that one). A test that sets its own time
+    (time-machine) overrides this one."""
+    if request.node.get_closest_marker("wall_clock") is not None:
+        yield datetime.datetime.now(datetime.UTC)
+        return
     start = (datetime.datetime.fromisoformat(TEST_START) if TEST_START
              else datetime.datetime.now(datetime.UTC))
-    if request.node.get_closest_marker("wall_clock") is None:
-        start = working_moment(start)
-    with time_machine.travel(start, tick=True):
-        yield start
+    with time_machine.travel(working_moment(start), tick=True):
+        yield working_moment(start)
 
 
 @pytest.fixture
