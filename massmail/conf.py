@@ -39,6 +39,13 @@ DEFAULTS = {
     # Trigger a dispatch through Celery right after a mailing is activated. Turn off
     # when no broker runs and `massmail_send --forever` does the sending.
     "DISPATCH_ON_ACTIVATE": True,
+    # Names of existing host groups that get massmail's manager permissions (see
+    # permissions.py). Empty: massmail creates and keeps its own "Sales managers" group.
+    "MANAGER_GROUPS": [],
+    # Dotted path of a function (user) -> queryset of users whose mailings, messages,
+    # deliveries and reports the user may view (a team lead's team). None: the user
+    # alone. Superusers see everyone; changing, activating and sending stay the owner's.
+    "OWNER_SCOPE": None,
 }
 
 
