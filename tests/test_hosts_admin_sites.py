@@ -25,6 +25,14 @@ def desk(name, *args):
     return reverse(f"desk:{name}", args=args)
 
 
+def on_desk(response):
+    """The page's content, after checking that none of its links leads to /admin/."""
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert 'href="/admin/' not in content and 'action="/admin/' not in content
+    return content
+
+
 @pytest.fixture
 def dora(settings, always_open, account_on):
     """A manager who is not staff: the desk admits her, the default admin does not."""
@@ -48,18 +56,21 @@ def test_a_manager_does_the_whole_job_on_the_desk(client, dora, smtp_server):
     index = client.get(desk("index")).content.decode()
     assert desk("crm_contact_changelist") in index
     assert desk(f"{LABEL}_mailing_changelist") in index
+    on_desk(client.get(desk(f"{LABEL}_mailing_changelist")))
 
     create = desk("crm_contact_massmail_create_mailing")
-    contact_list = client.get(desk("crm_contact_changelist")).content.decode()
+    contact_list = on_desk(client.get(desk("crm_contact_changelist")))
     assert create in contact_list
     assert 'value="massmail_create_mailing"' in contact_list
-    assert client.get(create).context["count"] == 3
+    count_page = client.get(create)
+    assert count_page.context["count"] == 3
+    assert desk("index") in on_desk(count_page)
 
     created = client.post(create, {"message": message.pk, "name": "Desk news", "_create": "1"})
     mailing = Mailing.objects.get()
     assert created.url == desk(f"{LABEL}_mailing_change", mailing.pk)
 
-    page = client.get(created.url).content.decode()
+    page = on_desk(client.get(created.url))
     assert desk(f"{LABEL}_mailing_progress") in page
     assert desk(f"{LABEL}_delivery_changelist") in page
     activated = client.post(created.url, {
@@ -72,10 +83,10 @@ def test_a_manager_does_the_whole_job_on_the_desk(client, dora, smtp_server):
     send_all()
     assert sorted(smtp_server.handler.recipients()) == sorted(c.email for c in contacts)
     deliveries = client.get(desk(f"{LABEL}_delivery_changelist") + f"?mailing__id__exact={mailing.pk}")
-    assert all(c.email in deliveries.content.decode() for c in contacts)
+    assert all(c.email in on_desk(deliveries) for c in contacts)
     progress = client.get(desk(f"{LABEL}_mailing_progress") + f"?ids={mailing.pk}").json()
     assert progress["mailings"][str(mailing.pk)]["percent"] == 100
-    message_page = client.get(desk(f"{LABEL}_message_change", message.pk)).content.decode()
+    message_page = on_desk(client.get(desk(f"{LABEL}_message_change", message.pk)))
     assert desk(f"{LABEL}_message_send_test", message.pk) in message_page
 
 
