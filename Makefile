@@ -2,7 +2,10 @@
 # that needs it creates .venv and installs the project with its test tools.
 
 PYTHON ?= python3
-VENV := .venv
+# `make test DJANGO=6.0` runs the suite on that Django release in its own .venv-dj60
+# (Django 6.0 needs Python 3.12 or newer: pass PYTHON=python3.12 when python3 is older).
+DJANGO ?=
+VENV := .venv$(if $(DJANGO),-dj$(subst .,,$(DJANGO)))
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -11,7 +14,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,server]"
+	$(BIN)/python -m pip install --quiet -e ".[test,server]" $(if $(DJANGO),"Django~=$(DJANGO).0")
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -40,4 +43,4 @@ messages: $(STAMP)
 	  ../$(BIN)/django-admin makemessages -l en --keep-pot --no-obsolete
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf .venv .venv-dj* var

@@ -3,6 +3,7 @@
     mailing = create_mailing(owner=user, message=msg, recipients=[Contact.objects.filter(...)])
     activate(mailing)          # checks the accounts, then sending starts within seconds
     why_not_sending(mailing)   # list of human-readable reasons, [] when it is sending
+    merge_records(lead, contact)  # a converted or merged record keeps VIP, account, history
 """
 
 from collections import Counter
@@ -13,13 +14,14 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from .audience import Exclusion, candidates, record_exclusion, suppression_reasons
+from .merging import merge_records
 from .models import Delivery, Mailing, Message, Recipient
 from .recipients import source_for_model
 from .sending.control import ActivationError, activate, interrupt, pause, resend
 from .sending.status import why_not_sending
 
 __all__ = ["create_mailing", "count_recipients", "activate", "pause", "interrupt", "resend",
-           "why_not_sending", "ActivationError"]
+           "why_not_sending", "ActivationError", "merge_records"]
 
 CHUNK_SIZE = 1000
 

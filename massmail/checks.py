@@ -1,8 +1,10 @@
 """System checks: misconfiguration is reported by `manage.py check`, not at request time.
 
 IDs: massmail.E001-E007 recipient sources, E010 encryption keys, E011 and W010 SITE_URL,
-W011 default unsubscribe page (a database check: `check --database default`), E030 an
-account signs in with an OAuth2 provider that has no app registration (a database check).
+W011 default unsubscribe page (a database check: `check --database default`), E020 a
+recipient admin on an admin site without massmail's admins (admin/sites.py), E030 an
+account signs in with an OAuth2 provider that has no app registration (a database
+check). The ids start with the label massmail is installed with.
 """
 
 from urllib.parse import urlparse
@@ -12,12 +14,13 @@ from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import conf
+from .naming import app_label
 from .recipients import check_sources
 
 
 @register()
 def recipient_sources_check(app_configs, **kwargs):
-    return [Error(msg, hint=hint, id=f"massmail.{code}") for msg, hint, code in check_sources()]
+    return [Error(msg, hint=hint, id=f"{app_label()}.{code}") for msg, hint, code in check_sources()]
 
 
 @register(Tags.security, deploy=False)
@@ -30,11 +33,11 @@ def encryption_keys_check(app_configs, **kwargs):
         return [Error('MASSMAIL["ENCRYPTION_KEYS"] is empty.',
                       hint="Generate a key with `python -c 'from cryptography.fernet import "
                            "Fernet; print(Fernet.generate_key().decode())'` and list it.",
-                      id="massmail.E010")]
+                      id=f"{app_label()}.E010")]
     try:
         crypto._fernet()
     except ImproperlyConfigured as exc:
-        return [Error(str(exc), id="massmail.E010")]
+        return [Error(str(exc), id=f"{app_label()}.E010")]
     return []
 
 
@@ -45,7 +48,7 @@ def site_url_ascii_check(app_configs, **kwargs):
         return []
     return [Error(f'MASSMAIL["SITE_URL"] is {conf.SITE_URL!r}: not ASCII, so no email can '
                   "carry its unsubscribe link in a header.",
-                  hint="Write the host in its punycode form (xn--...).", id="massmail.E011")]
+                  hint="Write the host in its punycode form (xn--...).", id=f"{app_label()}.E011")]
 
 
 @register(Tags.security)
@@ -54,7 +57,7 @@ def site_url_check(app_configs, **kwargs):
         return []
     return [Warning(f'MASSMAIL["SITE_URL"] is {conf.SITE_URL!r}, not https.',
                     hint="Unsubscribe links and List-Unsubscribe headers are built from it; "
-                         "mail providers expect https.", id="massmail.W010")]
+                         "mail providers expect https.", id=f"{app_label()}.W010")]
 
 
 @register(Tags.database)
@@ -72,7 +75,7 @@ def unsubscribe_page_check(app_configs, databases=None, **kwargs):
     if url in (None, MassmailSettings.DEFAULT_UNSUBSCRIBE_URL):
         return [Warning("The page shown after unsubscribing is still the default "
                         f"{MassmailSettings.DEFAULT_UNSUBSCRIBE_URL}.",
-                        hint="Set it in the admin under Massmail Settings.", id="massmail.W011")]
+                        hint="Set it in the admin under Massmail Settings.", id=f"{app_label()}.W011")]
     return []
 
 
@@ -94,5 +97,5 @@ def oauth_providers_check(app_configs, databases=None, **kwargs):
                   f"has no app registration for it: they cannot send or read.",
                   hint=f'Set MASSMAIL["OAUTH_PROVIDERS"][{method!r}] = {{"client_id": ..., '
                        '"client_secret": ...} (see the README, "OAuth2 mailboxes").',
-                  id="massmail.E030")
+                  id=f"{app_label()}.E030")
             for method in sorted(methods) if not is_configured(method)]

@@ -62,6 +62,13 @@ DEFAULTS = {
     # The redirect URI registered with the providers; None: SITE_URL followed by the
     # path of the massmail:oauth_callback view.
     "OAUTH_REDIRECT_URI": None,
+    # Names of existing host groups that get massmail's manager permissions (see
+    # permissions.py). Empty: massmail creates and keeps its own "Sales managers" group.
+    "MANAGER_GROUPS": [],
+    # Dotted path of a function (user) -> queryset of users whose mailings, messages,
+    # deliveries and reports the user may view (a team lead's team). None: the user
+    # alone. Superusers see everyone; changing, activating and sending stay the owner's.
+    "OWNER_SCOPE": None,
 }
 
 

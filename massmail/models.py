@@ -18,6 +18,7 @@ from .addresses import normalise_email
 from .conf import conf
 from .crypto import EncryptedTextField
 from .merge_fields import validate_message, validate_template
+from .scopes import scope_filter
 
 
 class OwnedQuerySet(models.QuerySet):
@@ -26,6 +27,12 @@ class OwnedQuerySet(models.QuerySet):
         if user.is_superuser:
             return self
         return self.filter(owner=user)
+
+    def visible_to(self, user):
+        """What ``user`` may view: ``owned_by`` plus their team scope (scopes.py)."""
+        if user.is_superuser:
+            return self
+        return self.filter(scope_filter(user))
 
 
 class AuthMethod(models.TextChoices):

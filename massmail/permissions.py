@@ -23,16 +23,27 @@ What the group gets, and why:
 
 The host CRM's own models (Contact, Company, Lead...) are the host's business: a host
 that wants managers to reach them through this group adds its own permissions to it.
-``ensure_managers_group`` only ever adds or removes massmail's permissions, so those
+``sync_manager_permissions`` only ever adds or removes massmail's permissions, so those
 stay when it runs again after the next ``migrate``.
+
+A host that already has a managers group names it in ``MASSMAIL["MANAGER_GROUPS"]``:
+those groups get the permissions instead, and massmail creates no group of its own (an
+existing "Sales managers" group is left as it is). The sync runs after every migrate and
+as ``manage.py massmail_sync_permissions``, for after the host loaded its fixtures.
+Permissions are looked up under the label massmail is installed with (see naming.py).
 """
 
+import logging
+
+from django.apps import apps
 from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
 
-MANAGERS_GROUP = "Sales managers"
+from .conf import conf
 
-APP_LABEL = "massmail"
+logger = logging.getLogger(__name__)
+
+MANAGERS_GROUP = "Sales managers"
 
 # model name -> the actions ("view", "add", "change", "delete") the group has on it.
 MANAGER_PERMISSIONS = {
@@ -51,19 +62,39 @@ def manager_codenames():
             for action in actions}
 
 
-def ensure_managers_group(app_config, using="default"):
-    """Create the group, or bring its massmail permissions back to exactly
-    MANAGER_PERMISSIONS; returns the group. Idempotent, so it runs after every migrate.
+def manager_groups(using="default"):
+    """(the groups that get the permissions, the MANAGER_GROUPS names that name no group).
+
+    Without MANAGER_GROUPS, massmail's own group, created when missing; with it, only
+    the host's groups, never created here: a misspelt name must not invent a group."""
+    names = conf.MANAGER_GROUPS
+    groups = Group.objects.using(using)
+    if not names:
+        return [groups.get_or_create(name=MANAGERS_GROUP)[0]], []
+    found = list(groups.filter(name__in=names))
+    return found, sorted(set(names) - {group.name for group in found})
+
+
+def sync_manager_permissions(app_config=None, using="default"):
+    """Bring massmail's permissions of every manager group to exactly MANAGER_PERMISSIONS;
+    returns ``manager_groups()``. Idempotent, so it runs after every migrate.
 
     auth creates permissions in its own post_migrate handler, which may not have run
     for massmail yet when this one does (handler order follows INSTALLED_APPS), so the
     permissions are created here first; that is idempotent too.
     """
+    app_config = app_config or apps.get_containing_app_config(__name__)
     create_permissions(app_config, verbosity=0, using=using)
-    group, _created = Group.objects.using(using).get_or_create(name=MANAGERS_GROUP)
+    label = app_config.label
     wanted = set(Permission.objects.using(using).filter(
-        content_type__app_label=APP_LABEL, codename__in=manager_codenames()))
-    held = set(group.permissions.filter(content_type__app_label=APP_LABEL))
-    group.permissions.remove(*(held - wanted))
-    group.permissions.add(*(wanted - held))
-    return group
+        content_type__app_label=label, codename__in=manager_codenames()))
+    groups, missing = manager_groups(using)
+    for group in groups:
+        held = set(group.permissions.filter(content_type__app_label=label))
+        group.permissions.remove(*(held - wanted))
+        group.permissions.add(*(wanted - held))
+    if missing:
+        logger.warning('MASSMAIL["MANAGER_GROUPS"] names groups that do not exist: %s. Create '
+                       "them (or load the fixtures that do), then run "
+                       "`manage.py massmail_sync_permissions`.", ", ".join(missing))
+    return groups, missing

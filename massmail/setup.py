@@ -1,5 +1,6 @@
 """What massmail sets up after `migrate`: the beat schedule of the dispatch task and
-the "Sales managers" group (see permissions.py).
+the manager permissions of the "Sales managers" group or the host's MANAGER_GROUPS
+(see permissions.py).
 
 Kept idempotent so it can run on every migrate; changing DISPATCH_INTERVAL and
 migrating again updates the schedule.
@@ -46,9 +47,9 @@ def after_migrate(sender, using="default", **kwargs):
     from django.db import router
     from django_celery_beat.models import PeriodicTask
 
-    from .permissions import ensure_managers_group
+    from .permissions import sync_manager_permissions
 
     if router.allow_migrate_model(using, PeriodicTask):
         ensure_dispatch_schedule(using)
     if router.allow_migrate_model(using, Group):
-        ensure_managers_group(sender, using)
+        sync_manager_permissions(sender, using)

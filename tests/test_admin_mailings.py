@@ -278,7 +278,7 @@ def test_resume_action_reports_the_refusal(as_anna, anna):
 # --- progress --------------------------------------------------------------------------------
 
 
-def test_list_shows_progress_counts_and_why_not_sending(as_anna, anna):
+def test_list_shows_progress_counts_and_why_not_sending(as_anna, anna, always_open):
     S = Delivery.Status
     mailing = mailing_with(anna, [S.SENT, S.SENT, S.FAILED, S.SKIPPED, S.PENDING],
                            status=Mailing.Status.ACTIVE)

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from massmail.models import Message, Signature
-from massmail.permissions import MANAGER_PERMISSIONS, MANAGERS_GROUP, ensure_managers_group
+from massmail.permissions import MANAGER_PERMISSIONS, MANAGERS_GROUP, sync_manager_permissions
 
 from .conftest import make_manager
 from .factories import (
@@ -64,7 +64,7 @@ def test_migrate_restores_massmail_permissions_and_keeps_the_host_s():
 
 def test_a_deleted_group_comes_back():
     group().delete()
-    ensure_managers_group(apps.get_app_config("massmail"))
+    sync_manager_permissions(apps.get_app_config("massmail"))
     assert {codename for _app, codename in codenames(group())} == EXPECTED
 
 

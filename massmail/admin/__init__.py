@@ -2,5 +2,6 @@
 
 from . import accounts, mailings, messages, settings, suppressions  # noqa: F401 (registers)
 from .recipients import RecipientAdminMixin
+from .sites import register  # massmail's admins on a host's own AdminSite too
 
-__all__ = ["RecipientAdminMixin"]
+__all__ = ["RecipientAdminMixin", "register"]

@@ -65,6 +65,7 @@ def _when(value):
 
 @admin.register(EmailAccount)
 class EmailAccountAdmin(ConnectMailboxMixin, OwnedAdmin):
+    change_form_template = "admin/massmail/emailaccount/change_form.html"  # under any app label
     form = EmailAccountForm
     list_display = ("name", "from_email", "owner", "role", "sent_recently", "state")
     list_filter = ("main", "massmail")
@@ -187,4 +188,4 @@ class EmailAccountAdmin(ConnectMailboxMixin, OwnedAdmin):
             self.message_user(request, gettext("Test of %(account)s succeeded. %(result)s") % {
                 "account": account, "result": result}, messages.SUCCESS)
         return HttpResponseRedirect(
-            reverse(f"{self.admin_site.name}:massmail_emailaccount_change", args=[account.pk]))
+            reverse(f"{self.admin_site.name}:{self.opts.app_label}_emailaccount_change", args=[account.pk]))

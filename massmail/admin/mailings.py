@@ -35,7 +35,7 @@ from ..recipients import get_sources, source_for_content_type
 from ..sending.control import activation_warnings, counts_by_mailing
 from ..sending.states import OPEN as OPEN_STATUSES
 from .messages import problems
-from .owned import OwnedAdmin
+from .owned import OwnedAdmin, ScopedAdmin
 from .suppressions import reason_label, suppression_reason
 
 # The statuses a manager may choose, from each status. "done" is the engine's to set.
@@ -192,6 +192,7 @@ class MailingChangeList(ChangeList):
 
 @admin.register(Mailing)
 class MailingAdmin(OwnedAdmin):
+    team_visible = True  # team leads view their team's mailings (owned.py)
     form = MailingForm
     list_display = ("__str__", "status_cell", "progress_cell", "sent_24h_cell", "why_cell",
                     "deliveries_link", "created_at")
@@ -240,7 +241,7 @@ class MailingAdmin(OwnedAdmin):
     def get_urls(self):
         return [
             path("progress/", self.admin_site.admin_view(self.progress_view),
-                 name="massmail_mailing_progress"),
+                 name=f"{self.opts.app_label}_{self.opts.model_name}_progress"),
             *super().get_urls(),
         ]
 
@@ -357,7 +358,7 @@ class MailingAdmin(OwnedAdmin):
 
     @admin.display(description=_("deliveries"))
     def deliveries_link(self, obj):
-        url = reverse(f"{self.admin_site.name}:massmail_delivery_changelist")
+        url = reverse(f"{self.admin_site.name}:{self.opts.app_label}_delivery_changelist")
         return format_html('<a href="{}?mailing__id__exact={}">{}</a>', url, obj.pk,
                            _("Show deliveries"))
 
@@ -374,7 +375,8 @@ class MailingAdmin(OwnedAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ScopedAdmin):  # the mailing owner's and team's (owned.py)
+    owner_field = "mailing__owner"
     list_display = ("email", "mailing", "status", "account", "attempts", "sent_at", "smtp_code",
                     "skip_reason", "suppressed")
     list_filter = ("status", ("account", admin.RelatedOnlyFieldListFilter), "skip_reason",
@@ -385,12 +387,9 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         # Delivery.email is normalised, like Suppression.email: a plain equality.
-        queryset = super().get_queryset(request).annotate(
+        return super().get_queryset(request).annotate(
             _suppression=suppression_reason(OuterRef("email"))
         )
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(mailing__owner=request.user)
 
     @admin.display(description=_("suppressed"), ordering="_suppression")
     def suppressed(self, obj):
@@ -404,7 +403,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     def has_resend_permission(self, request):
         """Resending changes the mailing's outcome: it takes the right to change mailings."""
-        return request.user.has_perm("massmail.change_mailing")
+        return request.user.has_perm(f"{self.opts.app_label}.change_mailing")
 
     def changelist_view(self, request, extra_context=None):
         """The deliveries of one mailing (``?mailing__id__exact=``) are titled with it;
@@ -413,7 +412,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         context = {}
         if mailing_id is not None:
             try:
-                mailing = Mailing.objects.owned_by(request.user).get(pk=mailing_id)
+                mailing = Mailing.objects.visible_to(request.user).get(pk=mailing_id)
             except (Mailing.DoesNotExist, ValueError, ValidationError):
                 raise Http404 from None
             context["title"] = _("Deliveries of “%(mailing)s”") % {"mailing": mailing}

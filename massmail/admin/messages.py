@@ -220,6 +220,8 @@ class MergeFieldHelpAdmin(OwnedAdmin):
 
 @admin.register(Message)
 class MessageAdmin(MergeFieldHelpAdmin):
+    team_visible = True  # team leads view their team's messages (owned.py)
+    change_form_template = "admin/massmail/message/change_form.html"  # under any app label
     form = MessageForm
     list_display = ("subject", "owner", "signature", "updated_at")
     list_select_related = ("owner", "signature")
@@ -274,12 +276,13 @@ class MessageAdmin(MergeFieldHelpAdmin):
         return {
             "subject": rendered.subject,
             "text": rendered.text,
-            "html_url": reverse(f"{self.admin_site.name}:massmail_message_preview", args=[message.pk]),
+            "html_url": reverse(f"{self.admin_site.name}:{self.opts.app_label}_message_preview",
+                                args=[message.pk]),
             "recipient": record,
         }
 
     def _change_url(self, message):
-        return reverse(f"{self.admin_site.name}:massmail_message_change", args=[message.pk])
+        return reverse(f"{self.admin_site.name}:{self.opts.app_label}_message_change", args=[message.pk])
 
     def preview_view(self, request, object_id):
         message = self.owned_object(request, object_id)
@@ -296,7 +299,7 @@ class MessageAdmin(MergeFieldHelpAdmin):
         return response
 
     def send_test_view(self, request, object_id):
-        message = self.owned_object(request, object_id)
+        message = self.owned_object(request, object_id, change=True)  # sending: the owner's
         level, text = send_test(message, request.user)
         self.message_user(request, text, level)
         return HttpResponseRedirect(self._change_url(message))

@@ -36,8 +36,10 @@ from django.utils.translation import ngettext
 
 from .. import api
 from ..audience import Exclusion
-from ..models import Message, Recipient, Suppression
+from ..models import Mailing, Message, Recipient, Suppression
+from ..naming import permission
 from ..recipients import source_for_model
+from .sites import mailing_url_name, mixin_checks
 from .suppressions import reason_label, suppression_reason
 
 # The confirmation page reads its records from the session when this query parameter
@@ -184,6 +186,19 @@ class RecipientAdminMixin:
 
     # The host's own change_list template still wins when the host sets one.
     change_list_template = "massmail/admin/recipient_change_list.html"
+    massmail_actions = ("massmail_create_mailing", "massmail_mark_vip", "massmail_unmark_vip")
+
+    def __init__(self, *args, **kwargs):
+        """Join the host's own actions, so they follow the host's rules: none with
+        ``actions = None``, none where the host's ``get_actions`` gives none, and each
+        only when ``has_massmail_permission`` (a hook for the host) allows it."""
+        super().__init__(*args, **kwargs)
+        if self.actions is not None:
+            self.actions = [*self.actions,
+                            *(name for name in self.massmail_actions if name not in self.actions)]
+
+    def check(self, **kwargs):
+        return [*super().check(**kwargs), *mixin_checks(self)]
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -202,16 +217,6 @@ class RecipientAdminMixin:
     def get_list_filter(self, request):
         return (*super().get_list_filter(request), VipFilter, SuppressedFilter)
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        names = ["massmail_mark_vip", "massmail_unmark_vip"]
-        if self.massmail_may_create(request):
-            names.insert(0, "massmail_create_mailing")
-        for name in names:
-            func = getattr(type(self), name)
-            actions[name] = (func, name, func.short_description)
-        return actions
-
     def get_urls(self):
         return [
             path("massmail-create-mailing/",
@@ -227,10 +232,19 @@ class RecipientAdminMixin:
         url = reverse(f"{self.admin_site.name}:{self._massmail_url_name(view)}")
         return f"{url}?{query}" if query else url
 
+    def has_massmail_permission(self, request):
+        """May the user use massmail's actions and button on this list? Override to apply
+        the host's own rules; the default: whoever may view or change the list."""
+        return self.has_view_or_change_permission(request)
+
+    def has_massmail_create_permission(self, request):
+        return self.has_massmail_permission(request) and request.user.has_perm(
+            permission("add", Mailing))
+
     def massmail_may_create(self, request):
-        """Creating a mailing needs the list (to pick records) and the right to add mailings."""
-        return self.has_view_or_change_permission(request) and request.user.has_perm(
-            "massmail.add_mailing")
+        """The button and the page follow the action: the host's rules, the list (to pick
+        records) and the right to add mailings."""
+        return "massmail_create_mailing" in self.get_actions(request)
 
     def changelist_view(self, request, extra_context=None):
         context = {}
@@ -272,15 +286,15 @@ class RecipientAdminMixin:
                 messages.WARNING,
             )
 
-    @admin.action(description=_("Mark as VIP"))
+    @admin.action(description=_("Mark as VIP"), permissions=["massmail"])
     def massmail_mark_vip(self, request, queryset):
         self._set_vip(request, queryset, True)
 
-    @admin.action(description=_("Remove VIP"))
+    @admin.action(description=_("Remove VIP"), permissions=["massmail"])
     def massmail_unmark_vip(self, request, queryset):
         self._set_vip(request, queryset, False)
 
-    @admin.action(description=_("Create mailing from selected"))
+    @admin.action(description=_("Create mailing from selected"), permissions=["massmail_create"])
     def massmail_create_mailing(self, request, queryset):
         """Open the confirmation page for the selection.
 
@@ -325,6 +339,7 @@ class RecipientAdminMixin:
         """
         if not self.massmail_may_create(request):
             raise PermissionDenied
+        mailing_url = mailing_url_name(self.admin_site)  # before anything is created
         changelist_url = reverse(
             f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_changelist")
         try:
@@ -362,8 +377,7 @@ class RecipientAdminMixin:
                 "The mailing “%(mailing)s” was created, paused, with %(count)d recipients. "
                 "Check the preview, then set it to Active.", count) % {
                     "mailing": mailing, "count": count}, messages.SUCCESS)
-            return HttpResponseRedirect(reverse(
-                f"{self.admin_site.name}:massmail_mailing_change", args=[mailing.pk]))
+            return HttpResponseRedirect(reverse(mailing_url, args=[mailing.pk]))
 
         count, excluded = (0, {}) if owner is None else api.count_recipients(
             owner=owner, recipients=[records], message=options.get("message"),

@@ -36,5 +36,5 @@ class MassmailSettingsAdmin(admin.ModelAdmin):
             raise PermissionDenied
         obj = MassmailSettings.load()
         return HttpResponseRedirect(
-            reverse(f"{self.admin_site.name}:massmail_massmailsettings_change", args=[obj.pk])
+            reverse(f"{self.admin_site.name}:{self.opts.app_label}_massmailsettings_change", args=[obj.pk])
         )

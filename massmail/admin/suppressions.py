@@ -130,7 +130,7 @@ class SuppressionAdmin(admin.ModelAdmin):
         ]
 
     def changelist_view(self, request, extra_context=None):
-        url = reverse(f"{self.admin_site.name}:massmail_suppression_export")
+        url = reverse(f"{self.admin_site.name}:{self.opts.app_label}_suppression_export")
         if request.GET:
             url += "?" + request.GET.urlencode()
         return super().changelist_view(request, {"export_url": url, **(extra_context or {})})
@@ -143,7 +143,7 @@ class SuppressionAdmin(admin.ModelAdmin):
             changelist = self.get_changelist_instance(request)
         except IncorrectLookupParameters:
             return HttpResponseRedirect(
-                reverse(f"{self.admin_site.name}:massmail_suppression_changelist") + "?e=1"
+                reverse(f"{self.admin_site.name}:{self.opts.app_label}_suppression_changelist") + "?e=1"
             )
         return csv_response(changelist.queryset)
 
