@@ -287,8 +287,8 @@ def test_vip_actions_change_only_own_records(as_anna, anna, ben):
 
     assert vip_ids() == {c.pk for c in own}
     page = as_anna.get(response.url).content.decode()
-    assert "2 records updated." in page
-    assert "1 record belongs to another manager and was left unchanged." in page
+    assert "2 records are now VIP." in page
+    assert "1 record was refused: it belongs to another manager." in page
     listed = as_anna.get(CHANGELIST, {"massmail_vip": "1"})
     assert {c.pk for c in listed.context["cl"].result_list} == {c.pk for c in own}
 
@@ -302,5 +302,19 @@ def test_another_manager_cannot_unmark_vip(client, anna, ben):
     Recipient.objects.create(content_type=ContentType.objects.get_for_model(Contact),
                              object_id=record.pk, vip=True)
     client.force_login(ben)
-    run_action(client, "massmail_unmark_vip", [record])
+    response = run_action(client, "massmail_unmark_vip", [record])
     assert vip_ids() == {record.pk}
+    page = client.get(response.url)
+    # Nothing of Ben's changed: no success message, only the refusal, as an error.
+    assert [(m.level_tag, m.message) for m in page.context["messages"]] == [
+        ("error", "1 record was refused: it belongs to another manager.")]
+
+
+def test_vip_feedback_counts_what_changed_and_what_already_was(as_anna, anna):
+    records = ContactFactory.create_batch(3, owner=anna)
+    run_action(as_anna, "massmail_mark_vip", records[:1])
+
+    response = run_action(as_anna, "massmail_mark_vip", records)
+
+    messages = [m.message for m in as_anna.get(response.url).context["messages"]]
+    assert messages[-1] == "2 records are now VIP. 1 already was."

@@ -249,6 +249,9 @@ class RecipientAdminMixin:
         return reason_label(obj._massmail_suppression)
 
     def _set_vip(self, request, queryset, vip):
+        """Change the VIP flag of the user's own selected records and report exactly what
+        happened: how many changed, how many already were so, how many were refused
+        because another manager owns them (superusers may change any)."""
         source = source_for_model(self.model)
         own = queryset if request.user.is_superuser else queryset.filter(
             **{source.owner_field: request.user}
@@ -259,17 +262,26 @@ class RecipientAdminMixin:
             [Recipient(content_type=content_type, object_id=pk) for pk in ids],
             ignore_conflicts=True,
         )
-        Recipient.objects.filter(content_type=content_type, object_id__in=ids).update(vip=vip)
+        changed = Recipient.objects.filter(
+            content_type=content_type, object_id__in=ids).exclude(vip=vip).update(vip=vip)
         refused = queryset.count() - len(ids)
-        self.message_user(request, ngettext("%(count)d record updated.", "%(count)d records updated.",
-                                            len(ids)) % {"count": len(ids)})
+        if ids:
+            text = (ngettext("%(count)d record is now VIP.",
+                             "%(count)d records are now VIP.", changed) if vip else
+                    ngettext("%(count)d record is no longer VIP.",
+                             "%(count)d records are no longer VIP.", changed))
+            text = text % {"count": changed}
+            if len(ids) > changed:
+                text += " " + ngettext("%(count)d already was.", "%(count)d already were.",
+                                       len(ids) - changed) % {"count": len(ids) - changed}
+            self.message_user(request, text, messages.SUCCESS if changed else messages.INFO)
         if refused:
             self.message_user(
                 request,
-                ngettext("%(count)d record belongs to another manager and was left unchanged.",
-                         "%(count)d records belong to other managers and were left unchanged.",
+                ngettext("%(count)d record was refused: it belongs to another manager.",
+                         "%(count)d records were refused: they belong to other managers.",
                          refused) % {"count": refused},
-                messages.WARNING,
+                messages.WARNING if ids else messages.ERROR,
             )
 
     @admin.action(description=_("Mark as VIP"))
