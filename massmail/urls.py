@@ -6,4 +6,5 @@ app_name = "massmail"
 
 urlpatterns = [
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("unsubscribed/", views.unsubscribed, name="unsubscribed"),
 ]
