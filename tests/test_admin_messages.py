@@ -323,8 +323,9 @@ def test_unknown_merge_field_is_an_error_on_the_form(client, anna):
 def test_content_without_unsubscribe_link_is_an_error_on_the_form(client, anna):
     response = post_message(client, content="<p>Hello {{ first_name }}</p>")
     assert response.status_code == 200
-    assert "must contain {{ unsubscribe_url }}" in response.context["adminform"].form.errors["content"][0]
-    assert "must contain {{ unsubscribe_url }}" in response.content.decode()
+    errors = response.context["adminform"].form.errors
+    assert "must contain a link to {{ unsubscribe_url }}" in errors["content"][0]
+    assert "must contain a link to {{ unsubscribe_url }}" in response.content.decode()
 
 
 def test_signature_with_unknown_field_is_an_error_on_its_form(client, anna):
