@@ -129,7 +129,7 @@ def test_preview_when_an_attachment_file_is_gone_says_why(client, anna, settings
 
 def test_send_test_arrives_like_a_real_email(client, anna, smtp_server, account_on):
     ContactFactory(owner=anna, first_name="Zoë", email="zoe@example.org")
-    account = account_on(anna, from_email="anna@sales.example")
+    account = account_on(anna, from_email="anna@sales.example", from_name="Anna Müller")
     message = MessageFactory(owner=anna, subject="News for {{ first_name }}", content=CONTENT)
     response = client.post(url("send_test", message.pk))
     assert response.status_code == 302
@@ -141,12 +141,12 @@ def test_send_test_arrives_like_a_real_email(client, anna, smtp_server, account_
     assert received.rcpt_tos == [anna.email]
     assert received.mail_from == "anna@sales.example"
     sent = received.message
-    assert sent["Subject"] == "News for Zoë"
-    assert sent["From"] == "anna@sales.example"
+    assert sent["Subject"] == "[TEST] News for Zoë"
+    assert sent["From"] == "Anna Müller <anna@sales.example>"
     assert sent["To"] == anna.email
     assert email.utils.parseaddr(sent["Message-ID"])[1].endswith("@sales.example")
     assert sent["Date"]
-    unsubscribe = MassmailSettings.load().unsubscribe_url
+    unsubscribe = MassmailSettings.load().page_after_unsubscribing()
     assert sent["List-Unsubscribe"] == f"<{unsubscribe}>"
     assert sent["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert f"<mailing-{anna.pk}." in sent["List-Id"]  # the owner's list, as in real mailings

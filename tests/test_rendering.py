@@ -639,3 +639,28 @@ def test_the_link_may_be_in_the_signature_and_the_text_part_always_carries_it():
     prepared = rendering.PreparedMessage("Hi", '<p><a href="{{ unsubscribe_url }}"><img src="x.png"></a></p>')
     rendered = prepared.render({"unsubscribe_url": "https://crm.example/u/1/"})
     assert "https://crm.example/u/1/" in rendered.text
+
+
+# --- sender names ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("from_name", "header"), [
+    ("", "sales@sender.example"),
+    ("Anna Smith", "Anna Smith <sales@sender.example>"),
+    ('Anna "The Closer", Sales', '"Anna \\"The Closer\\", Sales" <sales@sender.example>'),
+    ("Zoë Müller", "Zoë Müller <sales@sender.example>"),
+])
+def test_from_carries_the_sender_name_encoded(from_name, header):
+    prepared = rendering.PreparedMessage("Hi", '<a href="{{ unsubscribe_url }}">x</a>')
+    data = build(prepared, from_name=from_name)
+    head = data.split(b"\r\n\r\n")[0]
+    assert head.isascii()
+    parsed = parse(data)
+    assert str(parsed["From"]) == header
+    assert parsed["From"].addresses[0].addr_spec == "sales@sender.example"
+
+
+def test_sender_name_cannot_inject_headers():
+    prepared = rendering.PreparedMessage("Hi", '<a href="{{ unsubscribe_url }}">x</a>')
+    with pytest.raises(ValueError):
+        build(prepared, from_name="Anna\r\nBcc: victim@example.org")

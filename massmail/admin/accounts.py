@@ -64,7 +64,7 @@ def _when(value):
 @admin.register(EmailAccount)
 class EmailAccountAdmin(OwnedAdmin):
     form = EmailAccountForm
-    list_display = ("name", "from_email", "owner", "role", "sent_recently", "state")
+    list_display = ("name", "sender", "owner", "role", "sent_recently", "state")
     list_filter = ("main", "massmail")
     list_select_related = ("owner",)
     search_fields = ("name", "from_email", "smtp_host")
@@ -73,7 +73,7 @@ class EmailAccountAdmin(OwnedAdmin):
     readonly_fields = ("sent_recently", "state", "disabled_reason", "disabled_at", "paused_until",
                        "last_error", "last_error_at", "created_at")
     fieldsets = [
-        (None, {"fields": ("owner", "name", "from_email", "main", "massmail")}),
+        (None, {"fields": ("owner", "name", "from_name", "from_email", "main", "massmail")}),
         (_("SMTP server"), {"fields": ("smtp_host", "smtp_port", "smtp_user", "password",
                                        "use_tls", "use_ssl")}),
         (_("Limits"), {"fields": ("daily_limit", "hourly_limit", "minute_limit",
@@ -133,6 +133,13 @@ class EmailAccountAdmin(OwnedAdmin):
         usage = limits.usage(account, timezone.now(), MassmailSettings.load())
         return " · ".join(f"{WINDOW_NAMES[length]}: {used} / {limit}"
                           for length, limit, used, _oldest in usage)
+
+    @admin.display(description=_("sender"), ordering="from_email")
+    def sender(self, account):
+        """What recipients see in From: the sender name and the address."""
+        if account.from_name:
+            return f"{account.from_name} <{account.from_email}>"
+        return account.from_email
 
     @admin.display(description=_("sends to"), ordering="-main")
     def role(self, account):

@@ -45,6 +45,9 @@ SAMPLE_VALUES = {
     "email": "ada.lovelace@example.com",
 }
 
+# Test emails are marked, so nobody mistakes one for the real mailing.
+TEST_SUBJECT_PREFIX = "[TEST] "
+
 # A test send is an interactive request: fail sooner than a batch would.
 TEST_SEND_TIMEOUT = 15
 
@@ -86,7 +89,7 @@ def sample_context(owner):
         values = {name: SAMPLE_VALUES.get(name, f"[{name}]") for name in merge_field_names()}
     settings = MassmailSettings.load()
     context = rendering.recipient_context(
-        values, email=values.get("email", ""), unsubscribe_url=settings.unsubscribe_url,
+        values, email=values.get("email", ""), unsubscribe_url=settings.page_after_unsubscribing(),
         postal_address=settings.postal_address)
     return context, record
 
@@ -121,7 +124,8 @@ def send_test(message, user):
         prepared = rendering.prepare(message)
         context, _record = sample_context(message.owner)
         data = prepared.build(
-            context, from_email=account.from_email, to_email=user.email,
+            context, from_email=account.from_email, from_name=account.from_name,
+            to_email=user.email, subject_prefix=TEST_SUBJECT_PREFIX,
             message_id=rendering.make_message_id(account.from_email),
             # Messages are owned like mailings, and the list is the owner's.
             list_id=rendering.list_id(message),
