@@ -22,6 +22,7 @@ from django.db.models import OuterRef
 from django.http import Http404, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
@@ -32,7 +33,8 @@ from .. import api, rendering, tokens
 from ..audience import Exclusion
 from ..models import Delivery, Mailing, MassmailSettings, Message
 from ..recipients import get_sources, source_for_content_type
-from ..sending.control import OPEN_STATUSES, activation_warnings, counts_by_mailing
+from ..sending.control import activation_warnings
+from .mailing_status import page_reasons, percent_processed, progress_counts, progress_html, status_html
 from .messages import problems
 from .owned import OwnedAdmin
 from .suppressions import reason_label, suppression_reason
@@ -57,53 +59,27 @@ PREVIEW_CANDIDATES = 20
 # --- progress ------------------------------------------------------------------------------
 
 
-def percent_processed(counts):
-    """Share of rows the engine is finished with, rounded down: 100 only when no row
-    is waiting or under way."""
-    if not counts["total"]:
-        return 100
-    waiting = sum(counts[status] for status in OPEN_STATUSES)
-    return (counts["total"] - waiting) * 100 // counts["total"]
+def why_html(reasons):
+    return format_html_join(mark_safe("<br>"), "{}", ((reason,) for reason in reasons))
 
 
-def progress_html(counts):
-    """A bar of sent, failed and skipped rows, the percentage and the numbers."""
-    total = counts["total"] or 1
-    segments = format_html_join("", '<span class="massmail-bar-{}" style="width: {}%"></span>', (
-        (status, counts[status] * 100 / total)
-        for status in (Delivery.Status.SENT, Delivery.Status.FAILED, Delivery.Status.SKIPPED)
-    ))
-    numbers = [
-        _("%(count)d sent") % {"count": counts[Delivery.Status.SENT]},
-        _("%(count)d failed") % {"count": counts[Delivery.Status.FAILED]},
-        _("%(count)d skipped") % {"count": counts[Delivery.Status.SKIPPED]},
-    ]
-    if counts[Delivery.Status.UNKNOWN]:
-        numbers.append(_("%(count)d unknown") % {"count": counts[Delivery.Status.UNKNOWN]})
-    numbers.append(_("%(count)d total") % {"count": counts["total"]})
-    percent = percent_processed(counts)
-    return format_html(
-        '<span class="massmail-bar" role="progressbar" aria-valuemin="0" aria-valuemax="100" '
-        'aria-valuenow="{}">{}</span> <span class="massmail-percent">{}%</span> '
-        '<span class="massmail-numbers">{}</span>',
-        percent, segments, percent, " · ".join(str(n) for n in numbers),
-    )
+def page_cells(mailings, request):
+    """{mailing id: (counts, the inner HTML of each self-updating cell)} for a page of
+    mailings, with a fixed number of queries (see mailing_status)."""
+    now = timezone.now()
+    counts = progress_counts([mailing.pk for mailing in mailings], now)
+    reasons = page_reasons(mailings, counts, MassmailSettings.for_request(request), now)
+    return {mailing.pk: (counts[mailing.pk], cells(mailing, counts[mailing.pk], reasons[mailing.pk]))
+            for mailing in mailings}
 
 
-def why_html(mailing):
-    # A finished mailing needs no explanation beyond its status.
-    if mailing.status == Mailing.Status.DONE:
-        return ""
-    return format_html_join(mark_safe("<br>"), "{}", ((reason,) for reason in api.why_not_sending(mailing)))
-
-
-def cells(mailing, counts):
+def cells(mailing, counts, reasons):
     """The inner HTML of each self-updating cell of ``mailing``, by cell name."""
     return {
-        "status": format_html("{}", mailing.get_status_display()),
+        "status": status_html(mailing, counts),
         "progress": progress_html(counts),
         "sent_24h": format_html("{}", counts["sent_24h"]),
-        "why": why_html(mailing),
+        "why": why_html(reasons),
     }
 
 
@@ -180,13 +156,13 @@ class MailingForm(forms.ModelForm):
 
 
 class MailingChangeList(ChangeList):
-    """Fetches the delivery counts of the page's mailings in one query."""
+    """Fetches the progress and the "why" of the page's mailings at once."""
 
     def get_results(self, request):
         super().get_results(request)
-        counts = counts_by_mailing([mailing.pk for mailing in self.result_list])
+        page = page_cells(self.result_list, request)
         for mailing in self.result_list:
-            mailing.massmail_counts = counts[mailing.pk]
+            mailing.massmail_counts, mailing.massmail_cells = page[mailing.pk]
 
 
 @admin.register(Mailing)
@@ -256,6 +232,7 @@ class MailingAdmin(OwnedAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             context["preview"] = preview(obj)
+            obj.massmail_counts, obj.massmail_cells = page_cells([obj], request)[obj.pk]
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request, obj, form, change):
@@ -321,21 +298,19 @@ class MailingAdmin(OwnedAdmin):
         mailings = list(self.get_queryset(request).filter(pk__in=ids))
         if len(mailings) != len(ids):
             raise Http404
-        counts = counts_by_mailing(ids)
+        page = page_cells(mailings, request)
         return JsonResponse({"mailings": {
             str(mailing.pk): {
                 "status": mailing.status,
                 "active": mailing.status == Mailing.Status.ACTIVE,
-                "percent": percent_processed(counts[mailing.pk]),
-                "counts": counts[mailing.pk],
-                "cells": cells(mailing, counts[mailing.pk]),
+                "percent": percent_processed(page[mailing.pk][0]),
+                "counts": page[mailing.pk][0],
+                "cells": page[mailing.pk][1],
             } for mailing in mailings
         }})
 
     def _cells(self, obj):
-        if not hasattr(obj, "massmail_cells"):
-            counts = getattr(obj, "massmail_counts", None) or counts_by_mailing([obj.pk])[obj.pk]
-            obj.massmail_cells = cells(obj, counts)
+        """Set for the page by the change list, and by render_change_form."""
         return obj.massmail_cells
 
     @admin.display(description=_("status"), ordering="status")
