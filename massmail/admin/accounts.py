@@ -11,6 +11,7 @@ paused account again, typically after its password was corrected.
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import formats, timezone
@@ -21,6 +22,7 @@ from django.views.decorators.http import require_POST
 from ..models import EmailAccount, MassmailSettings
 from ..sending import limits
 from ..sending.smtp import AccountError, test_connection
+from .account_usage import usage_by_account
 from .owned import OwnedAdmin
 
 WINDOW_NAMES = {
@@ -59,6 +61,16 @@ class EmailAccountForm(forms.ModelForm):
 
 def _when(value):
     return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
+
+
+class AccountChangeList(ChangeList):
+    """Counts what the page's accounts sent in one query, not one per row."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        usage = usage_by_account(self.result_list, MassmailSettings.for_request(request), timezone.now())
+        for account in self.result_list:
+            account.massmail_usage = usage[account.pk]
 
 
 @admin.register(EmailAccount)
@@ -125,14 +137,22 @@ class EmailAccountAdmin(OwnedAdmin):
         # Only superusers add accounts, and they always pick the owner.
         admin.ModelAdmin.save_model(self, request, obj, form, change)
 
+    def get_changelist(self, request, **kwargs):
+        return AccountChangeList
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            obj.massmail_usage = usage_by_account(
+                [obj], MassmailSettings.for_request(request), timezone.now())[obj.pk]
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     @admin.display(description=_("sent / limit"))
     def sent_recently(self, account):
         """Sent (and claimed) against each limit, e.g. "24 hours: 120 / 500"."""
         if account.pk is None:
             return "-"
-        usage = limits.usage(account, timezone.now(), MassmailSettings.load())
         return " · ".join(f"{WINDOW_NAMES[length]}: {used} / {limit}"
-                          for length, limit, used, _oldest in usage)
+                          for length, limit, used in account.massmail_usage)
 
     @admin.display(description=_("sender"), ordering="from_email")
     def sender(self, account):

@@ -20,8 +20,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from ..models import Delivery, EmailAccount, Mailing, Suppression
-from ..sending import limits, schedule
+from ..sending import schedule
 from ..sending.control import OPEN_STATUSES, counts_by_mailing
+from .account_usage import remaining, usage_by_account
 
 S = Delivery.Status
 # The segments of the bar, in order; the rest of the bar is what is still to do.
@@ -156,14 +157,14 @@ def _account_reasons(mailings, counts, settings, now):
             owner_id__in={m.owner_id for m in mailings}, massmail=True).defer("password").order_by("pk"):
         accounts[account.owner_id].append(account)
     waiting = _waiting_rows([m.pk for m in mailings], now)
-    remaining = _remaining_by_account(
+    usage = usage_by_account(
         [a for owned in accounts.values() for a in owned if _usable(a, now)], settings, now)
     result = {}
     for mailing in mailings:
         owned = accounts[mailing.owner_id]
         usable = [a for a in owned if _usable(a, now)]
         result[mailing.pk] = _reasons_of(mailing, counts[mailing.pk], waiting[mailing.pk],
-                                         owned, usable, remaining, settings, now)
+                                         owned, usable, usage, settings, now)
     return result
 
 
@@ -185,31 +186,7 @@ def _waiting_rows(mailing_ids, now):
     return found
 
 
-def _remaining_by_account(accounts, settings, now):
-    """{account id: emails it may still send now}, over the engine's limit windows
-    (``limits.windows``), counted like ``limits.usage`` but for all accounts at once."""
-    if not accounts:
-        return {}
-    claimed = Q(status=S.CLAIMED)
-    lengths = (limits.DAY, limits.HOUR, limits.MINUTE)
-    rows = (
-        Delivery.objects.filter(Q(attempted_at__gte=now - limits.DAY) | claimed, account__in=accounts)
-        .order_by().values("account_id")
-        .annotate(claimed=Count("id", filter=claimed), **{
-            f"used{index}": Count("id", filter=Q(attempted_at__gte=now - length) & ~claimed)
-            for index, length in enumerate(lengths)})
-    )
-    used = {row["account_id"]: row for row in rows}
-    remaining = {}
-    for account in accounts:
-        row = used.get(account.pk)
-        remaining[account.pk] = min(
-            limit - (row[f"used{lengths.index(length)}"] + row["claimed"] if row else 0)
-            for length, limit in limits.windows(account, settings))
-    return remaining
-
-
-def _reasons_of(mailing, counts, waiting, owned, usable, remaining, settings, now):
+def _reasons_of(mailing, counts, waiting, owned, usable, usage, settings, now):
     problems = [_problem(account, now, settings) for account in owned if not _usable(account, now)]
     if not usable:
         return [_("No usable email account for mailings."), *problems]
@@ -229,7 +206,7 @@ def _reasons_of(mailing, counts, waiting, owned, usable, remaining, settings, no
     if not waiting["sendable"]:
         return [*reasons, _("Waiting to retry temporary failures; next attempt at %(when)s.")
                 % {"when": _when(waiting["retry"], settings)}]
-    if all(remaining[account.pk] <= 0 for account in usable):
+    if all(remaining(usage[account.pk]) <= 0 for account in usable):
         return [*reasons, *(_("Account %(account)s reached its sending limits.") % {"account": account}
                             for account in usable), *problems]
     return reasons or [_("Sending: the next emails leave at the next dispatch.")]
