@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from massmail.admin.mailings import MAX_PROGRESS_IDS
 from massmail.models import Delivery, Mailing, MassmailSettings, Suppression
+from massmail.sending.runner import run
 
 from .conftest import update_massmail_settings, with_every_permission
 from .factories import (
@@ -442,11 +443,39 @@ def test_resend_failed(as_anna, anna):
 
     response = run_action(as_anna, "resend_failed", mailing.deliveries.all(), url=DELIVERIES)
 
-    assert "2 failed deliveries will be sent again" in response.content.decode()
+    assert "2 deliveries queued again." in response.content.decode()
     assert sorted(mailing.deliveries.values_list("status", flat=True)) == [
         "pending", "pending", "sent", "unknown"]
     mailing.refresh_from_db()
     assert mailing.status == Mailing.Status.ACTIVE
+
+
+def test_resend_leaves_suppressed_addresses_and_says_so(as_anna, anna):
+    S = Delivery.Status
+    mailing = mailing_with(anna, [S.FAILED, S.FAILED, S.FAILED], status=Mailing.Status.DONE)
+    bounced, unsubscribed, retried = mailing.deliveries.order_by("pk")
+    SuppressionFactory(email=bounced.email, reason=Suppression.Reason.BOUNCED)
+    SuppressionFactory(email=unsubscribed.email, reason=Suppression.Reason.UNSUBSCRIBED)
+
+    response = run_action(as_anna, "resend_failed", mailing.deliveries.all(), url=DELIVERIES)
+
+    assert [m.message for m in response.context["messages"]] == [
+        "1 delivery queued again. 2 skipped: their addresses are suppressed (unsubscribed or bounced)."]
+    assert dict(mailing.deliveries.values_list("pk", "status")) == {
+        bounced.pk: S.FAILED, unsubscribed.pk: S.FAILED, retried.pk: S.PENDING}
+
+
+def test_resend_with_nothing_to_resend_says_so_and_changes_nothing(as_anna, anna):
+    S = Delivery.Status
+    mailing = mailing_with(anna, [S.SENT, S.SKIPPED], status=Mailing.Status.DONE)
+
+    response = run_action(as_anna, "resend_failed", mailing.deliveries.all(), url=DELIVERIES)
+
+    assert [(m.level_tag, m.message) for m in response.context["messages"]] == [
+        ("warning", "None of the selected deliveries can be resent: nothing was changed.")]
+    mailing.refresh_from_db()
+    assert mailing.status == Mailing.Status.DONE
+    assert sorted(mailing.deliveries.values_list("status", flat=True)) == ["sent", "skipped"]
 
 
 def test_resend_unknown_asks_first_about_duplicates(as_anna, anna):
@@ -468,7 +497,7 @@ def test_resend_unknown_asks_first_about_duplicates(as_anna, anna):
     confirmed = as_anna.post(DELIVERIES, {"action": "resend_unknown", "_selected_action": unknown_ids,
                                           "post": "yes"}, follow=True)
 
-    assert "2 deliveries of unknown outcome will be sent again." in confirmed.content.decode()
+    assert "2 deliveries queued again." in confirmed.content.decode()
     assert sorted(mailing.deliveries.values_list("status", flat=True)) == ["failed", "pending", "pending"]
 
 
@@ -517,3 +546,58 @@ def test_second_manager_reaches_none_of_the_first_manager_s_mailing_urls(client,
     mailing.refresh_from_db()
     assert (mailing.name, mailing.status) == ("Anna secret mailing", Mailing.Status.ACTIVE)
     assert sorted(mailing.deliveries.values_list("status", flat=True)) == ["failed", "unknown"]
+
+
+def test_delivery_list_names_recipients_with_links_and_shows_replies(client, anna,
+                                                                     django_assert_max_num_queries):
+    client.force_login(anna)
+    mailing = MailingFactory(owner=anna)
+    contact = ContactFactory(owner=anna, first_name="Zoë", last_name="Quist")
+    DeliveryFactory(mailing=mailing, recipient=RecipientFactory(record=contact), email=contact.email,
+                    status=Delivery.Status.FAILED, smtp_code=550,
+                    smtp_reply="5.1.1 <zoe@example.org>: Recipient address rejected: " + "x" * 200)
+    gone = ContactFactory(owner=anna)
+    DeliveryFactory(mailing=mailing, recipient=RecipientFactory(record=gone), email=gone.email)
+    gone.delete()
+
+    with django_assert_max_num_queries(15):
+        content = client.get(DELIVERIES, {"mailing__id__exact": mailing.pk}).content.decode()
+    for _ in range(40):
+        record = ContactFactory(owner=anna)
+        DeliveryFactory(mailing=mailing, recipient=RecipientFactory(record=record), email=record.email)
+    with django_assert_max_num_queries(15):
+        assert client.get(DELIVERIES, {"mailing__id__exact": mailing.pk}).status_code == 200
+
+    link = reverse("admin:crm_contact_change", args=[contact.pk])
+    assert f'<a href="{link}">Zoë Quist</a>' in content
+    assert "550 5.1.1 &lt;zoe@example.org&gt;: Recipient address rejected" in content
+    assert "x" * 100 not in content
+    assert "record deleted" in content
+
+
+def test_managers_do_not_see_lease_internals(client, anna):
+    delivery = DeliveryFactory(mailing=MailingFactory(owner=anna), lease_owner="worker-7f3a",
+                               status=Delivery.Status.CLAIMED)
+    page = reverse("admin:massmail_delivery_change", args=[delivery.pk])
+    client.force_login(anna)
+    assert "worker-7f3a" not in client.get(page).content.decode()
+    client.force_login(SuperuserFactory())
+    assert "worker-7f3a" in client.get(page).content.decode()
+
+
+def test_a_resent_row_shows_its_new_attempt(as_anna, anna, account_on, settings):
+    settings.MASSMAIL = {**settings.MASSMAIL, "DISPATCH_ON_ACTIVATE": False}
+    update_massmail_settings(use_business_time=False)
+    account_on(anna)
+    mailing = mailing_with(anna, [Delivery.Status.FAILED], status=Mailing.Status.DONE)
+    earlier = timezone.now() - datetime.timedelta(days=2)
+    mailing.deliveries.update(smtp_code=451, smtp_reply="4.3.0 try again later",
+                              attempted_at=earlier, attempts=4)
+
+    run_action(as_anna, "resend_failed", mailing.deliveries.all(), url=DELIVERIES)
+    run()
+
+    row = as_anna.get(DELIVERIES, {"mailing__id__exact": mailing.pk}).context["cl"].result_list[0]
+    assert row.status == Delivery.Status.SENT
+    assert row.attempted_at > earlier
+    assert row.smtp_code == 250 and "try again" not in row.smtp_reply

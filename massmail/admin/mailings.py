@@ -34,6 +34,7 @@ from ..audience import Exclusion
 from ..models import Delivery, Mailing, MassmailSettings, Message
 from ..recipients import get_sources, source_for_content_type
 from ..sending.control import activation_warnings
+from .delivery_rows import DeliveryChangeList, reply_text, resend
 from .mailing_status import page_reasons, percent_processed, progress_counts, progress_html, status_html
 from .messages import problems
 from .owned import OwnedAdmin
@@ -349,13 +350,30 @@ class MailingAdmin(OwnedAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ("email", "mailing", "status", "account", "attempts", "sent_at", "smtp_code",
-                    "skip_reason", "suppressed")
+    list_display = ("email", "recipient_link", "mailing", "status", "account", "attempts",
+                    "attempted_at", "sent_at", "reply", "skip_reason", "suppressed")
     list_filter = ("status", ("account", admin.RelatedOnlyFieldListFilter), "skip_reason",
                    ("mailing", admin.RelatedOnlyFieldListFilter))
     search_fields = ("email",)
-    list_select_related = ("mailing", "account")
+    list_select_related = ("mailing", "account", "recipient")
     actions = ["resend_failed", "resend_unknown"]
+    # The engine's bookkeeping of a batch under way: for superusers (debugging), not managers.
+    LEASE_FIELDS = ("lease_until", "lease_owner")
+
+    def get_changelist(self, request, **kwargs):
+        return DeliveryChangeList
+
+    def get_exclude(self, request, obj=None):
+        exclude = list(super().get_exclude(request, obj) or ())
+        return exclude if request.user.is_superuser else [*exclude, *self.LEASE_FIELDS]
+
+    @admin.display(description=_("recipient"))
+    def recipient_link(self, obj):
+        return getattr(obj, "massmail_recipient", None) or "-"
+
+    @admin.display(description=_("SMTP reply or error"), ordering="smtp_code")
+    def reply(self, obj):
+        return reply_text(obj)
 
     def get_queryset(self, request):
         # Delivery.email is normalised, like Suppression.email: a plain equality.
@@ -395,11 +413,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Resend failed deliveries"), permissions=["resend"])
     def resend_failed(self, request, queryset):
-        count = api.resend(queryset.filter(status=Delivery.Status.FAILED))
-        self.message_user(request, ngettext(
-            "%(count)d failed delivery will be sent again while its mailing is active.",
-            "%(count)d failed deliveries will be sent again while their mailings are active.",
-            count) % {"count": count})
+        resend(self, request, queryset.filter(status=Delivery.Status.FAILED))
 
     @admin.action(description=_("Resend unknown deliveries…"), permissions=["resend"])
     def resend_unknown(self, request, queryset):
@@ -407,11 +421,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         stopped, so the recipient may already have it and would get it twice."""
         unknown = queryset.filter(status=Delivery.Status.UNKNOWN).select_related("mailing")
         if request.POST.get("post") == "yes":
-            count = api.resend(unknown)
-            self.message_user(request, ngettext(
-                "%(count)d delivery of unknown outcome will be sent again.",
-                "%(count)d deliveries of unknown outcome will be sent again.",
-                count) % {"count": count})
+            resend(self, request, unknown)
             return None
         if not unknown.exists():
             self.message_user(request, _("None of the selected deliveries has an unknown outcome."),
