@@ -5,3 +5,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("massmail/", include("massmail.urls")),
 ]
+
+# A readable page when an admin form exceeds DATA_UPLOAD_MAX_MEMORY_SIZE.
+handler400 = "massmail.too_big.bad_request"

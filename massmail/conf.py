@@ -39,6 +39,9 @@ DEFAULTS = {
     # Trigger a dispatch through Celery right after a mailing is activated. Turn off
     # when no broker runs and `massmail_send --forever` does the sending.
     "DISPATCH_ON_ACTIVATE": True,
+    # Largest message (HTML content and signature plus attachments, in bytes) that may be
+    # saved or sent; every recipient gets all of it.
+    "MAX_MESSAGE_BYTES": 10 * 1024 * 1024,
 }
 
 

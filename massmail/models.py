@@ -19,6 +19,7 @@ from .addresses import normalise_email
 from .conf import conf
 from .crypto import EncryptedTextField
 from .merge_fields import validate_message, validate_template
+from .message_size import validate_message_size
 from .settings_values import (
     repaired_time_zone,
     repaired_weekdays,
@@ -200,6 +201,7 @@ class Message(models.Model):
         {{ unsubscribe_url }}; errors are shown on the subject, content and signature."""
         super().clean()
         validate_message(self)
+        validate_message_size(self)
 
 
 def attachment_path(instance, filename):

@@ -51,6 +51,7 @@ from .merge_fields import (
     validate_message,
     validate_template,
 )
+from .message_size import html_bytes, refuse_above_limit
 
 __all__ = [
     "PreparedMessage", "Rendered", "html_to_text", "inline_css", "list_id", "make_message_id",
@@ -502,6 +503,8 @@ def prepare(message):
             _cache.move_to_end(key)
             return prepared
     validate_message(message)
+    refuse_above_limit(html_bytes(message, signature)
+                       + sum(attachment.file.size for attachment in attachments))
     prepared = PreparedMessage(
         message.subject, message.content, signature.content if signature else "",
         [(str(attachment), _read(attachment.file)) for attachment in attachments],

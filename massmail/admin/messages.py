@@ -25,6 +25,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from .. import rendering
+from ..message_size import clip_warning, html_bytes, refuse_above_limit
 from ..models import Attachment, EmailAccount, MassmailSettings, Message, Signature
 from ..recipients import get_sources, merge_field_names
 from ..sending.routing import split, usable_accounts
@@ -193,8 +194,23 @@ class MessageForm(forms.ModelForm):
         return cleaned
 
 
+class AttachmentFormSet(forms.BaseInlineFormSet):
+    """Refuses uploads that, with the message's HTML, exceed MAX_MESSAGE_BYTES."""
+
+    def clean(self):
+        super().clean()
+        kept = [form for form in self.forms
+                if form.cleaned_data.get("file") and not self._should_delete_form(form)]
+        try:
+            refuse_above_limit(html_bytes(self.instance)
+                               + sum(form.cleaned_data["file"].size for form in kept))
+        except ValidationError as error:
+            raise forms.ValidationError(error.messages) from None
+
+
 class AttachmentInline(admin.TabularInline):
     model = Attachment
+    formset = AttachmentFormSet
     extra = 0
 
 
@@ -243,6 +259,9 @@ class MessageAdmin(MergeFieldHelpAdmin):
         message = self.get_object(request, unquote(object_id))
         if message is not None and self.has_view_permission(request, message):
             extra_context = {"preview": self.preview(message), **(extra_context or {})}
+            warning = clip_warning(message)
+            if warning and request.method == "GET":
+                self.message_user(request, warning, messages.WARNING)
         return super().change_view(request, object_id, form_url, extra_context)
 
     def preview(self, message):
