@@ -1,9 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from example_project.demo import views as demo_views
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("massmail/", include("massmail.urls")),
+    path("unsubscribed/", demo_views.unsubscribed, name="demo-unsubscribed"),
 ]
 
 # A readable page when an admin form exceeds DATA_UPLOAD_MAX_MEMORY_SIZE.

@@ -5,10 +5,12 @@ reason, ownership of the records, and the VIP actions."""
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
+from example_project.crm.admin import OwnRecordsAdmin
 from example_project.crm.models import Contact
 from massmail.admin.recipients import SELECTION_PARAM
 from massmail.audience import Exclusion
@@ -48,6 +50,14 @@ def run_action(client, action, records, **params):
 # --- the confirmation page -------------------------------------------------------------
 
 
+@pytest.fixture
+def unscoped_crm_admin(monkeypatch):
+    """A host admin that lists every manager's records: massmail's own ownership check
+    must still leave the others out."""
+    monkeypatch.setattr(OwnRecordsAdmin, "get_queryset", admin.ModelAdmin.get_queryset)
+
+
+@pytest.mark.usefixtures("unscoped_crm_admin")
 def test_count_page_counts_every_exclusion_reason(as_anna, anna, ben):
     mailed = [ContactFactory(owner=anna) for _ in range(3)]
     ContactFactory(owner=anna, email=mailed[1].email)  # the same address twice
@@ -210,6 +220,7 @@ def test_company_list_has_the_same_page(as_anna, anna):
 # --- ownership -----------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("unscoped_crm_admin")
 def test_manager_cannot_include_another_manager_s_records(as_anna, anna, ben):
     own = ContactFactory(owner=anna)
     others = [ContactFactory(owner=ben) for _ in range(2)]
@@ -318,3 +329,26 @@ def test_vip_feedback_counts_what_changed_and_what_already_was(as_anna, anna):
 
     messages = [m.message for m in as_anna.get(response.url).context["messages"]]
     assert messages[-1] == "2 records are now VIP. 1 already was."
+
+
+# --- the example CRM's own admin ----------------------------------------------------------
+
+
+def test_example_crm_shows_each_manager_only_their_records(client, anna, ben):
+    own = ContactFactory(owner=anna)
+    ContactFactory(owner=ben)
+    client.force_login(anna)
+    assert [c.pk for c in client.get(CHANGELIST).context["cl"].result_list] == [own.pk]
+    client.force_login(SuperuserFactory())
+    assert client.get(CHANGELIST).context["cl"].result_count == 2
+
+
+def test_vip_feedback_counts_ticked_records_the_scoped_list_hides(as_anna, anna, ben):
+    own = ContactFactory(owner=anna)
+    other = ContactFactory(owner=ben)
+
+    response = run_action(as_anna, "massmail_mark_vip", [own, other])
+
+    texts = [m.message for m in as_anna.get(response.url).context["messages"]]
+    assert texts == ["1 record is now VIP.", "1 record was refused: it belongs to another manager."]
+    assert vip_ids() == {own.pk}

@@ -264,7 +264,7 @@ class RecipientAdminMixin:
         )
         changed = Recipient.objects.filter(
             content_type=content_type, object_id__in=ids).exclude(vip=vip).update(vip=vip)
-        refused = queryset.count() - len(ids)
+        refused = self._massmail_selected_count(request, queryset) - len(ids)
         if ids:
             text = (ngettext("%(count)d record is now VIP.",
                              "%(count)d records are now VIP.", changed) if vip else
@@ -283,6 +283,15 @@ class RecipientAdminMixin:
                          refused) % {"count": refused},
                 messages.WARNING if ids else messages.ERROR,
             )
+
+    @staticmethod
+    def _massmail_selected_count(request, queryset):
+        """How many records the user ticked. A host admin that lists only the user's own
+        records (as it should) leaves the others out of ``queryset``, so the ticked ids
+        are counted; "select all" across pages means the whole (visible) queryset."""
+        if request.POST.get("select_across") == "1":
+            return queryset.count()
+        return len(set(request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)))
 
     @admin.action(description=_("Mark as VIP"))
     def massmail_mark_vip(self, request, queryset):
