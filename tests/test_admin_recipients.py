@@ -38,7 +38,7 @@ CREATE = reverse("admin:crm_contact_massmail_create_mailing")
 def excluded_shown(response):
     """{reason: number} as the confirmation page lists them."""
     labels = {str(label): reason for reason, label in Exclusion.LABELS.items()}
-    return {labels[str(label)]: number for label, number in response.context["excluded"]}
+    return {labels[str(label)]: number for label, number, _url in response.context["excluded"]}
 
 
 def run_action(client, action, records, **params):
@@ -352,3 +352,91 @@ def test_vip_feedback_counts_ticked_records_the_scoped_list_hides(as_anna, anna,
     texts = [m.message for m in as_anna.get(response.url).context["messages"]]
     assert texts == ["1 record is now VIP.", "1 record was refused: it belongs to another manager."]
     assert vip_ids() == {own.pk}
+
+
+# --- context on the create page ---------------------------------------------------------------
+
+
+def left_out_links(response):
+    """{reason: the list URL its row links to}."""
+    labels = {str(label): reason for reason, label in Exclusion.LABELS.items()}
+    return {labels[str(label)]: url for label, _number, url in response.context["excluded"]}
+
+
+def listed(client, url):
+    return {c.pk for c in client.get(url).context["cl"].result_list}
+
+
+@pytest.mark.usefixtures("unscoped_crm_admin")
+def test_each_left_out_reason_links_to_exactly_those_records(as_anna, anna, ben):
+    germany = CompanyFactory(owner=anna, country="Germany")
+    mailed = ContactFactory(owner=anna, company=germany)
+    twin = ContactFactory(owner=anna, company=germany, email=mailed.email)
+    others = {ContactFactory(owner=ben, company=germany).pk}
+    no_address = ContactFactory(owner=anna, company=germany, email="")
+    invalid = ContactFactory(owner=anna, company=germany, email="not-an-address")
+    opted_out = ContactFactory(owner=anna, company=germany, massmail=False)
+    disqualified = ContactFactory(owner=anna, company=germany, disqualified=True)
+    unsubscribed = ContactFactory(owner=anna, company=germany)
+    SuppressionFactory(email=unsubscribed.email, reason=Suppression.Reason.UNSUBSCRIBED)
+    bounced = ContactFactory(owner=anna, company=germany)
+    SuppressionFactory(email=bounced.email, reason=Suppression.Reason.BOUNCED)
+    ContactFactory(owner=anna, company=CompanyFactory(owner=anna, country="France"), email="")
+
+    page = as_anna.get(CREATE, {"company__country": "Germany"})
+
+    assert page.context["origin"] == ["country: Germany"]
+    links = left_out_links(page)
+    expected = {
+        Exclusion.NOT_OWNER: others, Exclusion.NO_ADDRESS: {no_address.pk},
+        Exclusion.INVALID_ADDRESS: {invalid.pk}, Exclusion.HOST_UNSUBSCRIBED: {opted_out.pk},
+        Exclusion.NOT_ELIGIBLE: {disqualified.pk}, Exclusion.UNSUBSCRIBED: {unsubscribed.pk},
+        Exclusion.SUPPRESSED: {bounced.pk}, Exclusion.DUPLICATE: {twin.pk},
+    }
+    assert set(links) == set(expected)
+    for reason, records in expected.items():
+        assert "company__country=Germany" in links[reason]
+        assert listed(as_anna, links[reason]) == records, reason
+
+
+def test_page_from_a_selection_says_so_and_links_within_it(as_anna, anna):
+    chosen = [ContactFactory(owner=anna, email="") for _ in range(2)]
+    ContactFactory(owner=anna, email="")  # not selected
+    response = run_action(as_anna, "massmail_create_mailing", chosen)
+    page = as_anna.get(response.url)
+    assert page.context["origin"] == ["2 selected records"]
+    assert listed(as_anna, left_out_links(page)[Exclusion.NO_ADDRESS]) == {c.pk for c in chosen}
+
+
+def test_search_is_shown(as_anna, anna):
+    ContactFactory(owner=anna, last_name="Quist")
+    page = as_anna.get(CREATE, {"q": "Quist"})
+    assert page.context["origin"] == ["search “Quist”"]
+    assert "search “Quist”" in page.content.decode()
+
+
+def test_without_a_message_the_page_offers_to_create_one_and_comes_back(as_anna, anna):
+    ContactFactory(owner=anna)
+    page = as_anna.get(CREATE, {"q": "Ann"})
+    add_url = page.context["add_message_url"]
+    assert add_url and 'id="massmail-add-message"' in page.content.decode()
+
+    response = as_anna.post(add_url, {
+        "subject": "Hello", "signature": "", "attachments-TOTAL_FORMS": 0,
+        "attachments-INITIAL_FORMS": 0,
+        "content": '<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>'})
+
+    assert response.status_code == 302
+    assert response.url == CREATE + "?q=Ann"
+    again = as_anna.get(response.url)
+    assert again.context["add_message_url"] is None
+    assert [m.subject for m in again.context["form"].fields["message"].queryset] == ["Hello"]
+
+
+def test_return_link_never_leaves_the_site(as_anna, anna):
+    add = reverse("admin:massmail_message_add")
+    response = as_anna.post(add + "?_massmail_return=https://evil.example/", {
+        "subject": "Hello", "signature": "", "attachments-TOTAL_FORMS": 0,
+        "attachments-INITIAL_FORMS": 0,
+        "content": '<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>'})
+    assert "evil.example" not in response.url

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -48,6 +49,10 @@ SAMPLE_VALUES = {
 
 # Test emails are marked, so nobody mistakes one for the real mailing.
 TEST_SUBJECT_PREFIX = "[TEST] "
+
+# The add page goes back to this (same-site) URL after saving: the "Create mailing" page
+# links here when the manager has no message yet.
+RETURN_PARAM = "_massmail_return"
 
 # A test send is an interactive request: fail sooner than a batch would.
 TEST_SEND_TIMEOUT = 15
@@ -279,6 +284,16 @@ class MessageAdmin(MergeFieldHelpAdmin):
             "html_url": reverse(f"{self.admin_site.name}:massmail_message_preview", args=[message.pk]),
             "recipient": record,
         }
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """Back to the page that asked for a new message, when it is one of this site."""
+        back = request.GET.get(RETURN_PARAM)
+        if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
+                                                     require_https=request.is_secure()):
+            self.message_user(request, gettext("The message “%(subject)s” was added.")
+                              % {"subject": obj.subject}, messages.SUCCESS)
+            return HttpResponseRedirect(back)
+        return super().response_add(request, obj, post_url_continue)
 
     def _change_url(self, message):
         return reverse(f"{self.admin_site.name}:massmail_message_change", args=[message.pk])
