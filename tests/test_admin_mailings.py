@@ -601,3 +601,20 @@ def test_a_resent_row_shows_its_new_attempt(as_anna, anna, account_on, settings)
     assert row.status == Delivery.Status.SENT
     assert row.attempted_at > earlier
     assert row.smtp_code == 250 and "try again" not in row.smtp_reply
+
+
+def test_mailing_preview_can_be_shown_as_another_recipient(as_anna, anna):
+    mailing = MailingFactory(owner=anna, message=MessageFactory(owner=anna, subject="Hi {{ first_name }}"))
+    for name in ("Ada", "Grace"):
+        contact = ContactFactory(owner=anna, first_name=name)
+        DeliveryFactory(mailing=mailing, recipient=RecipientFactory(record=contact), email=contact.email)
+    second = mailing.deliveries.order_by("pk").last()
+
+    first_page = as_anna.get(change_url(mailing))
+    assert first_page.context["preview"]["subject"] == "Hi Ada"
+    assert f'href="?preview_as={second.pk}#massmail-preview"' in first_page.content.decode()
+
+    chosen = as_anna.get(change_url(mailing), {"preview_as": second.pk})
+    assert chosen.context["preview"]["subject"] == "Hi Grace"
+    # Anything else (another mailing's delivery, garbage) shows the first recipient.
+    assert as_anna.get(change_url(mailing), {"preview_as": "x"}).context["preview"]["subject"] == "Hi Ada"

@@ -5,6 +5,7 @@ errors on the form and one default signature per manager."""
 import email.utils
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
@@ -386,3 +387,24 @@ def test_new_message_without_a_default_signature_has_none(client, anna):
     SignatureFactory(owner=anna)
     form = client.get(url("add")).context["adminform"].form
     assert form.initial.get("signature") is None
+
+
+def test_message_preview_can_be_shown_as_another_recipient(client, anna, ben):
+    ContactFactory(owner=anna, first_name="Ada")
+    grace = ContactFactory(owner=anna, first_name="Grace")
+    other = ContactFactory(owner=ben, first_name="Eve")
+    message = MessageFactory(owner=anna, subject="Hi {{ first_name }}", content=CONTENT)
+    key = f"{ContentType.objects.get_for_model(grace).pk}-{grace.pk}"
+
+    page = client.get(url("change", message.pk))
+    assert page.context["preview"]["subject"] == "Hi Ada"
+    assert f'href="?preview_as={key}#massmail-preview"' in page.content.decode()
+
+    chosen = client.get(url("change", message.pk), {"preview_as": key})
+    assert chosen.context["preview"]["subject"] == "Hi Grace"
+    html = client.get(chosen.context["preview"]["html_url"]).content.decode()
+    assert "Hello Grace" in html
+    # Another manager's record is never a choice: the first own recipient is shown.
+    foreign = f"{ContentType.objects.get_for_model(other).pk}-{other.pk}"
+    assert client.get(url("change", message.pk), {"preview_as": foreign}).context[
+        "preview"]["subject"] == "Hi Ada"

@@ -53,6 +53,8 @@ STATUS_CHANGES = {
 }
 # Mailings one progress request may ask about: a page of the list.
 MAX_PROGRESS_IDS = 500
+# The query parameter naming the delivery whose recipient the preview is shown as.
+PREVIEW_AS_PARAM = "preview_as"
 # Deliveries looked at to find a recipient whose record still exists, for the preview.
 PREVIEW_CANDIDATES = 20
 
@@ -96,12 +98,11 @@ def cell(mailing, name, content):
 # --- preview -------------------------------------------------------------------------------
 
 
-def preview(mailing):
-    """The message as the mailing's first recipient (whose record still exists) gets it:
-    {"email", "subject", "html", "text"}, {"error"} when the message cannot be rendered,
-    or None when the mailing has no recipient to show it for."""
-    deliveries = mailing.deliveries.select_related("recipient").order_by("pk")[:PREVIEW_CANDIDATES]
-    for delivery in deliveries:
+def preview_candidates(mailing):
+    """[(delivery, source, record)] of the mailing's first deliveries whose record the
+    mailing's owner still owns: the recipients a preview may be shown as."""
+    candidates = []
+    for delivery in mailing.deliveries.select_related("recipient").order_by("pk")[:PREVIEW_CANDIDATES]:
         source = source_for_content_type(
             ContentType.objects.get_for_id(delivery.recipient.content_type_id))
         # Only a record the mailing's owner still owns: never show another manager's.
@@ -109,19 +110,31 @@ def preview(mailing):
                   .filter(pk=delivery.recipient.object_id,
                           **{source.owner_field: mailing.owner_id}).first())
         if record is not None:
-            break
-    else:
+            candidates.append((delivery, source, record))
+    return candidates
+
+
+def preview(mailing, chosen=None):
+    """The message as one recipient gets it, the first one unless ``chosen`` (a delivery
+    id) names another of ``preview_candidates``: {"email", "subject", "html", "text",
+    "choices": [(delivery id, label)], "chosen"}, {"error"} when the message cannot be
+    rendered, or None when the mailing has no recipient to show it for."""
+    candidates = preview_candidates(mailing)
+    if not candidates:
         return None
+    delivery, source, record = next(
+        (candidate for candidate in candidates if str(candidate[0].pk) == str(chosen)), candidates[0])
     context = rendering.recipient_context(
         source.merge_values(record), email=delivery.email,
-        unsubscribe_url=tokens.unsubscribe_url(delivery.pk),
+        unsubscribe_url=tokens.unsubscribe_url(delivery.pk, delivery.email, mailing.pk),
         postal_address=MassmailSettings.load().postal_address)
     try:
         rendered = rendering.prepare(mailing.message).render(context)
     except (ValidationError, OSError) as error:
         return {"error": " ".join(problems(error))}
     return {"email": delivery.email, "subject": rendered.subject, "html": rendered.html,
-            "text": rendered.text}
+            "text": rendered.text, "chosen": delivery.pk,
+            "choices": [(d.pk, f"{r} <{d.email}>") for d, _source, r in candidates]}
 
 
 # --- mailings ------------------------------------------------------------------------------
@@ -232,7 +245,7 @@ class MailingAdmin(OwnedAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
-            context["preview"] = preview(obj)
+            context["preview"] = preview(obj, request.GET.get(PREVIEW_AS_PARAM))
             obj.massmail_counts, obj.massmail_cells = page_cells([obj], request)[obj.pk]
         return super().render_change_form(request, context, add, change, form_url, obj)
 

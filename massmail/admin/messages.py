@@ -18,7 +18,7 @@ from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -54,6 +54,10 @@ TEST_SUBJECT_PREFIX = "[TEST] "
 # links here when the manager has no message yet.
 RETURN_PARAM = "_massmail_return"
 
+# Recipients a preview offers to be shown as, and the query parameter choosing one.
+PREVIEW_CHOICES = 20
+PREVIEW_AS_PARAM = "preview_as"
+
 # A test send is an interactive request: fail sooner than a batch would.
 TEST_SEND_TIMEOUT = 15
 
@@ -70,34 +74,44 @@ def problems(error):
     return error.messages if isinstance(error, ValidationError) else [str(error)]
 
 
-def first_recipient(owner):
-    """(record, its merge values) of the owner's first eligible record with an address,
-    source by source, or (None, {})."""
+def recipient_choices(owner, limit=None):
+    """[(key, record, its merge values)] of the owner's first eligible records with an
+    address, source by source: whom a preview may be shown as. ``key`` is
+    "<content type id>-<record id>"."""
+    limit = limit or PREVIEW_CHOICES
+    choices = []
     for source in get_sources():
         model = source.get_model()
         records = source.eligible(model._default_manager.filter(**{source.owner_field: owner}))
-        record = (records.exclude(**{source.email_field: ""})
-                  .exclude(**{f"{source.email_field}__isnull": True})
-                  .select_related(*source.select_related).order_by("pk").first())
-        if record is not None:
-            return record, {**source.merge_values(record), "email": source.get_email(record)}
-    return None, {}
+        records = (records.exclude(**{source.email_field: ""})
+                   .exclude(**{f"{source.email_field}__isnull": True})
+                   .select_related(*source.select_related).order_by("pk")[:limit - len(choices)])
+        choices += [(f"{source.content_type.pk}-{record.pk}", record,
+                     {**source.merge_values(record), "email": source.get_email(record)})
+                    for record in records]
+        if len(choices) >= limit:
+            break
+    return choices
 
 
-def sample_context(owner):
-    """(merge context, the record it was taken from or None) for previews and tests.
+def sample_context(owner, chosen=None):
+    """(merge context, the record it was taken from or None, the recipient choices) for
+    previews and tests: the recipient ``chosen`` (a key of ``recipient_choices``), else
+    the owner's first one, else sample values.
 
     ``unsubscribe_url`` is the page recipients land on after unsubscribing: a test email
     has no delivery to unsubscribe, and its link must not suppress the tester.
     """
-    record, values = first_recipient(owner)
+    choices = recipient_choices(owner)
+    key, record, values = next((choice for choice in choices if choice[0] == chosen),
+                               choices[0] if choices else (None, None, None))
     if record is None:
         values = {name: SAMPLE_VALUES.get(name, f"[{name}]") for name in merge_field_names()}
     settings = MassmailSettings.load()
     context = rendering.recipient_context(
         values, email=values.get("email", ""), unsubscribe_url=settings.page_after_unsubscribing(),
         postal_address=settings.postal_address)
-    return context, record
+    return context, record, [(choice_key, choice_record) for choice_key, choice_record, _v in choices]
 
 
 def account_for_test(owner_id):
@@ -128,7 +142,7 @@ def send_test(message, user):
         return messages.ERROR, text % {"owner": message.owner}
     try:
         prepared = rendering.prepare(message)
-        context, _record = sample_context(message.owner)
+        context, _record, _choices = sample_context(message.owner)
         data = prepared.build(
             context, from_email=account.from_email, from_name=account.from_name,
             to_email=user.email, subject_prefix=TEST_SUBJECT_PREFIX,
@@ -263,26 +277,32 @@ class MessageAdmin(MergeFieldHelpAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         message = self.get_object(request, unquote(object_id))
         if message is not None and self.has_view_permission(request, message):
-            extra_context = {"preview": self.preview(message), **(extra_context or {})}
+            extra_context = {"preview": self.preview(message, request.GET.get(PREVIEW_AS_PARAM)),
+                             **(extra_context or {})}
             warning = clip_warning(message)
             if warning and request.method == "GET":
                 self.message_user(request, warning, messages.WARNING)
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def preview(self, message):
+    def preview(self, message, chosen=None):
         """What the change page shows of the saved version: subject, text part, the URL
-        of the HTML part, and whose values were used; or why it cannot render."""
+        of the HTML part, whose values were used and whom else it may be shown as; or why
+        it cannot render."""
         try:
             prepared = rendering.prepare(message)
         except (ValidationError, OSError) as error:
             return {"errors": problems(error)}
-        context, record = sample_context(message.owner)
+        context, record, choices = sample_context(message.owner, chosen)
         rendered = prepared.render(context)
+        html_url = reverse(f"{self.admin_site.name}:massmail_message_preview", args=[message.pk])
+        if chosen:
+            html_url += "?" + urlencode({PREVIEW_AS_PARAM: chosen})
         return {
             "subject": rendered.subject,
             "text": rendered.text,
-            "html_url": reverse(f"{self.admin_site.name}:massmail_message_preview", args=[message.pk]),
+            "html_url": html_url,
             "recipient": record,
+            "choices": choices,
         }
 
     def response_add(self, request, obj, post_url_continue=None):
@@ -306,7 +326,7 @@ class MessageAdmin(MergeFieldHelpAdmin):
             response = HttpResponse("\n".join(problems(error)),
                                     content_type="text/plain; charset=utf-8")
         else:
-            context, _record = sample_context(message.owner)
+            context, _record, _choices = sample_context(message.owner, request.GET.get(PREVIEW_AS_PARAM))
             response = HttpResponse(prepared.render(context).html,
                                     content_type="text/html; charset=utf-8")
         response["Content-Security-Policy"] = PREVIEW_CSP
