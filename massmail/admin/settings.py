@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import HttpResponseRedirect
 from django.urls import reverse
-from django.utils.translation import gettext_lazy as _
+from django.utils.text import capfirst
 
 from ..models import MassmailSettings
 from ..settings_values import time_zone_names
@@ -25,9 +25,9 @@ def https_url_field(db_field, **kwargs):
 
 
 class MassmailSettingsForm(forms.ModelForm):
-    time_zone = forms.ChoiceField(label=_("time zone"), choices=())
+    time_zone = forms.ChoiceField(choices=())
     business_days = forms.TypedMultipleChoiceField(
-        label=_("working days"), coerce=int, required=False,
+        coerce=int, required=False,
         choices=MassmailSettings.WEEKDAYS, widget=forms.CheckboxSelectMultiple)
 
     class Meta:
@@ -38,7 +38,9 @@ class MassmailSettingsForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in ("time_zone", "business_days"):
-            self.fields[name].help_text = MassmailSettings._meta.get_field(name).help_text
+            model_field = MassmailSettings._meta.get_field(name)
+            self.fields[name].label = capfirst(model_field.verbose_name)
+            self.fields[name].help_text = model_field.help_text
         self.fields["time_zone"].choices = [(name, name) for name in time_zone_names()]
 
     def clean_business_days(self):
