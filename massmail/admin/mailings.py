@@ -1,8 +1,10 @@
 """Mailings and their deliveries in the admin.
 
-The mailing list shows how each mailing is going (a progress bar of sent, failed and
-skipped rows, sent in the last 24 hours) and why it is not sending right now; while a
-mailing is active, a small script polls ``progress/`` and updates those cells in place.
+The mailing list shows how each mailing is going ("Delivered X of Y" over a bar of
+delivered, failed, bounced, skipped and unknown rows, sent in the last 24 hours) and why
+it is not sending right now, computed for the whole page at once (mailing_status.py);
+while a mailing is active, a small script polls ``progress/`` and updates those cells in
+place.
 The change page shows the message exactly as the first recipient gets it (rendered by
 the engine's own renderer, HTML in a sandboxed iframe). Every status change goes
 through the engine's functions in ``api``, so activation is checked and refused or
