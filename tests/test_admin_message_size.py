@@ -1,6 +1,7 @@
 """Message size: a warning where Gmail starts clipping, a refusal above
-MASSMAIL["MAX_MESSAGE_BYTES"] (attachments included) on the form and wherever a message
-is validated or prepared for sending, and a readable page for oversized admin posts."""
+MASSMAIL["MAX_MESSAGE_BYTES"] (attachments included) on the form, wherever a message is
+validated or prepared for sending and when its mailing is activated in the admin, and a
+readable page for oversized admin posts."""
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -8,9 +9,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from massmail import rendering
-from massmail.models import Message
+from massmail.models import Mailing, Message
 
-from .factories import AttachmentFactory, MessageFactory
+from .factories import AttachmentFactory, EmailAccountFactory, MailingFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -81,3 +82,21 @@ def test_oversized_admin_post_gets_a_readable_page(as_anna, anna, settings):
     assert "nothing was saved" in content
     assert f'href="http://testserver{ADD}"' in content
     assert not Message.objects.exists()
+
+
+def test_a_mailing_of_a_message_over_the_limit_cannot_be_activated(as_anna, anna, small_limit,
+                                                                     settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    EmailAccountFactory(owner=anna)
+    message = MessageFactory(owner=anna)
+    AttachmentFactory(message=message, file__data=b"x" * 6000)
+    mailing = MailingFactory(owner=anna, message=message)
+
+    response = as_anna.post(reverse("admin:massmail_mailing_change", args=[mailing.pk]), {
+        "name": mailing.name, "message": message.pk, "start_at_0": "", "start_at_1": "",
+        "status": "active"})
+
+    assert response.status_code == 200
+    assert "The message cannot be sent" in str(response.context["adminform"].form.errors["status"])
+    mailing.refresh_from_db()
+    assert mailing.status == Mailing.Status.PAUSED

@@ -168,7 +168,18 @@ class MailingForm(forms.ModelForm):
                 activation_warnings(self.instance)
             except api.ActivationError as error:
                 raise ValidationError(str(error)) from None
+            self._check_message(self.cleaned_data.get("message") or self.instance.message)
         return status
+
+    @staticmethod
+    def _check_message(message):
+        """Refuse to activate a mailing whose message could not be sent (too big, a
+        missing attachment, invalid merge fields) instead of letting it fail at send time."""
+        try:
+            rendering.prepare(message)
+        except (ValidationError, OSError) as error:
+            raise ValidationError(_("The message cannot be sent: %(problems)s")
+                                  % {"problems": " ".join(problems(error))}) from None
 
 
 class MailingChangeList(ChangeList):
