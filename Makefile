@@ -6,6 +6,9 @@ PYTHON ?= python3
 # (Django 6.0 needs Python 3.12 or newer: pass PYTHON=python3.12 when python3 is older).
 DJANGO ?=
 VENV := .venv$(if $(DJANGO),-dj$(subst .,,$(DJANGO)))
+# `make demo` and `make run` share one SQLite database, so the demo's mailings are in the
+# admin that `make run` serves. `make run` seeds it only when it is empty.
+DEMO_ENV := SQLITE_PATH=var/demo.sqlite3 DATABASE_URL= REDIS_URL=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -26,17 +29,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 demo: $(STAMP)
-	rm -f var/demo.sqlite3
-	SQLITE_PATH=var/demo.sqlite3 DATABASE_URL= REDIS_URL= \
-	  EMAIL_BACKEND=django.core.mail.backends.locmem.EmailBackend $(BIN)/python manage.py massmail_demo
+	rm -f var/demo.sqlite3 var/demo.sqlite3-wal var/demo.sqlite3-shm
+	$(DEMO_ENV) EMAIL_BACKEND=django.core.mail.backends.locmem.EmailBackend \
+	  $(BIN)/python manage.py massmail_demo
 
 run: $(STAMP)
-	DATABASE_URL= REDIS_URL= $(BIN)/python manage.py migrate --noinput
-	DATABASE_URL= REDIS_URL= $(BIN)/python manage.py massmail_run
+	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
+	$(DEMO_ENV) $(BIN)/python manage.py massmail_run
 
 superuser: $(STAMP)
-	DATABASE_URL= REDIS_URL= $(BIN)/python manage.py migrate --noinput
-	DATABASE_URL= REDIS_URL= $(BIN)/python manage.py massmail_demo_users
+	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
+	$(DEMO_ENV) $(BIN)/python manage.py massmail_demo_users
 
 messages: $(STAMP)
 	cd massmail && DJANGO_SETTINGS_MODULE=example_project.settings PYTHONPATH=.. \

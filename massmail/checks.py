@@ -72,10 +72,11 @@ def unsubscribe_page_check(app_configs, databases=None, **kwargs):
         url = MassmailSettings.objects.values_list("unsubscribe_url", flat=True).first()
     except DatabaseError:
         return []
-    if url in (None, MassmailSettings.DEFAULT_UNSUBSCRIBE_URL):
-        return [Warning("The page shown after unsubscribing is still the default "
-                        f"{MassmailSettings.DEFAULT_UNSUBSCRIBE_URL}.",
-                        hint="Set it in the admin under Massmail Settings.", id=f"{app_label()}.W011")]
+    if url == MassmailSettings.DEFAULT_UNSUBSCRIBE_URL:
+        return [Warning("The page shown after unsubscribing is still the former default "
+                        f"{MassmailSettings.DEFAULT_UNSUBSCRIBE_URL}, which nobody serves.",
+                        hint="Set your own page in the admin under Massmail Settings, or "
+                             "empty it to use massmail's own page.", id=f"{app_label()}.W011")]
     return []
 
 

@@ -69,6 +69,9 @@ DEFAULTS = {
     # deliveries and reports the user may view (a team lead's team). None: the user
     # alone. Superusers see everyone; changing, activating and sending stay the owner's.
     "OWNER_SCOPE": None,
+    # Largest message (HTML content and signature plus attachments, in bytes) that may be
+    # saved or sent; every recipient gets all of it.
+    "MAX_MESSAGE_BYTES": 10 * 1024 * 1024,
 }
 
 

@@ -13,14 +13,17 @@ import re
 from dataclasses import dataclass
 from functools import partial
 
+import lxml.html
 from django.core.exceptions import ValidationError
 from django.template import defaultfilters
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
+from lxml.etree import ParserError
 
 from .recipients import merge_field_names
 
 UNSUBSCRIBE_FIELD = "unsubscribe_url"
+_UNSUBSCRIBE_HREF = re.compile(r"\{\{\s*" + UNSUBSCRIBE_FIELD + r"\s*\}\}")
 
 
 def _default(fallback, value):
@@ -215,34 +218,55 @@ def compile_template(text, names=None):
     return Template(parse(text, names))
 
 
+def has_unsubscribe_link(html_text):
+    """Whether ``html_text`` has a link to ``{{ unsubscribe_url }}``: an ``<a>`` element,
+    not in a comment, whose whole ``href`` is the field. The field in a comment, in
+    plain text or in an image would leave the recipient no link to click."""
+    if not html_text or not html_text.strip():
+        return False
+    try:
+        document = lxml.html.document_fromstring(html_text)
+    except ParserError:
+        return False
+    return any(_UNSUBSCRIBE_HREF.fullmatch((link.get("href") or "").strip())
+               for link in document.iter("a"))
+
+
+def _no_unsubscribe_link():
+    return ValidationError(
+        _("The message must contain a link to {{ unsubscribe_url }}, for example "
+          '<a href="{{ unsubscribe_url }}">Unsubscribe</a>, in its content or its signature '
+          "(not in an HTML comment), so that recipients can unsubscribe."),
+        code="no_unsubscribe",
+    )
+
+
 def validate_template(text, *, require_unsubscribe=False):
     """Raise ValidationError unless ``text`` uses only known merge fields and filters
-    (and, with ``require_unsubscribe``, contains ``{{ unsubscribe_url }}``)."""
-    parts, errors = _scan(text, merge_field_names())
-    if require_unsubscribe and not any(
-        isinstance(part, Field) and part.name == UNSUBSCRIBE_FIELD for part in parts
-    ):
-        errors.append(ValidationError(
-            _("The content must contain {{ unsubscribe_url }}, the link that lets recipients "
-              "unsubscribe."),
-            code="no_unsubscribe",
-        ))
+    (and, with ``require_unsubscribe``, links to ``{{ unsubscribe_url }}``)."""
+    _parts, errors = _scan(text, merge_field_names())
+    if require_unsubscribe and not has_unsubscribe_link(text):
+        errors.append(_no_unsubscribe_link())
     if errors:
         raise ValidationError(errors)
 
 
 def validate_message(message):
     """Validate subject, content and signature of ``message`` together, raising
-    ``ValidationError({field: [...]})`` so a model form shows each error on its field."""
+    ``ValidationError({field: [...]})`` so a model form shows each error on its field.
+    The unsubscribe link may be in the content or in the signature."""
     errors = {}
-    checks = [("subject", message.subject, False), ("content", message.content, True)]
     signature = message.signature if message.signature_id else None
+    checks = [("subject", message.subject), ("content", message.content)]
     if signature is not None:
-        checks.append(("signature", signature.content, False))
-    for field, text, require_unsubscribe in checks:
+        checks.append(("signature", signature.content))
+    for field, text in checks:
         try:
-            validate_template(text or "", require_unsubscribe=require_unsubscribe)
+            validate_template(text or "")
         except ValidationError as error:
             errors[field] = error.error_list
+    html_text = (message.content or "") + (signature.content if signature is not None else "")
+    if not has_unsubscribe_link(html_text):
+        errors.setdefault("content", []).append(_no_unsubscribe_link())
     if errors:
         raise ValidationError(errors)

@@ -8,8 +8,10 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -18,7 +20,14 @@ from .addresses import normalise_email
 from .conf import conf
 from .crypto import EncryptedTextField
 from .merge_fields import validate_message, validate_template
+from .message_size import validate_message_size
 from .scopes import scope_filter
+from .settings_values import (
+    repaired_time_zone,
+    repaired_weekdays,
+    validate_time_zone,
+    validate_weekdays,
+)
 
 
 class OwnedQuerySet(models.QuerySet):
@@ -231,6 +240,7 @@ class Message(models.Model):
         except freezing.MessageFrozen as error:
             raise ValidationError(str(error)) from None
         validate_message(self)
+        validate_message_size(self)
 
 
 def attachment_path(instance, filename):
@@ -271,7 +281,9 @@ class Mailing(models.Model):
         verbose_name=_("owner"),
     )
     name = models.CharField(_("name"), max_length=200, blank=True)
-    message = models.ForeignKey(Message, on_delete=models.PROTECT, verbose_name=_("message"))
+    # RESTRICT, not PROTECT: a message in use cannot be deleted on its own, but deleting
+    # its manager deletes both their mailings and their messages.
+    message = models.ForeignKey(Message, on_delete=models.RESTRICT, verbose_name=_("message"))
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.PAUSED, db_index=True,
     )
@@ -500,27 +512,43 @@ class MassmailSettings(models.Model):
         (0, _("Monday")), (1, _("Tuesday")), (2, _("Wednesday")), (3, _("Thursday")),
         (4, _("Friday")), (5, _("Saturday")), (6, _("Sunday")),
     ]
+    # The former default of unsubscribe_url (migration 0003 empties it; W011 warns).
     DEFAULT_UNSUBSCRIBE_URL = "https://example.com/unsubscribed/"
 
     emails_per_day = models.PositiveIntegerField(
         _("emails per day per account"), default=default_emails_per_day,
+        validators=[MinValueValidator(1)],
         help_text=_("Daily limit of an account that has none of its own."),
     )
-    use_business_time = models.BooleanField(_("send only in working hours"), default=True)
-    business_time_start = models.TimeField(_("working hours start"), default=datetime.time(8, 30))
-    business_time_end = models.TimeField(_("working hours end"), default=datetime.time(17, 30))
+    use_business_time = models.BooleanField(
+        _("send only in working hours"), default=True,
+        help_text=_("Off: mailings send at any time of day, on any day."))
+    business_time_start = models.TimeField(
+        _("working hours start"), default=datetime.time(8, 30),
+        help_text=_("Local time in the time zone below when sending may begin."))
+    business_time_end = models.TimeField(
+        _("working hours end"), default=datetime.time(17, 30),
+        help_text=_("Local time when sending stops; must be after the start."))
     business_days = models.JSONField(
-        _("working days"), default=default_business_days,
-        help_text=_("Weekdays on which mailings send, 0 = Monday."),
+        _("working days"), default=default_business_days, validators=[validate_weekdays],
+        help_text=_("Weekdays on which mailings send."),
     )
-    time_zone = models.CharField(_("time zone"), max_length=64, default=default_time_zone)
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default=default_time_zone,
+        validators=[validate_time_zone],
+        help_text=_("The time zone of the working hours, for example Europe/Berlin."))
     unsubscribe_url = models.URLField(
-        _("page after unsubscribing"), default=DEFAULT_UNSUBSCRIBE_URL,
-        help_text=_("Your own page telling the recipient they have been unsubscribed."),
+        _("page after unsubscribing"), blank=True,
+        help_text=_("Your own page telling the recipient they have been unsubscribed. "
+                    "Empty: a simple page of massmail says so."),
     )
     postal_address = models.TextField(
         _("postal address"), blank=True,
         help_text=_("Your company's postal address, available as {{ postal_address }}."),
+    )
+    company_name = models.CharField(
+        _("sender name"), max_length=200, blank=True,
+        help_text=_("Your company's name, shown to recipients on the unsubscribe page."),
     )
 
     class Meta:
@@ -538,3 +566,36 @@ class MassmailSettings(models.Model):
     def load(cls):
         obj, _created = cls.objects.get_or_create(pk=1)
         return obj
+
+    @classmethod
+    def for_request(cls, request):
+        """``load()``, once per request: pages that need the settings in many places
+        (each row of a list) read the row once."""
+        if not hasattr(request, "_massmail_settings"):
+            request._massmail_settings = cls.load()
+        return request._massmail_settings
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        """A row saved before its values were validated (a time zone "Berlin", weekday
+        7) is repaired on reading, for every reader: see settings_values."""
+        obj = super().from_db(db, field_names, values)
+        if "time_zone" in obj.__dict__:
+            obj.time_zone = repaired_time_zone(obj.time_zone)
+        if "business_days" in obj.__dict__:
+            obj.business_days = repaired_weekdays(obj.business_days)
+        return obj
+
+    def clean(self):
+        super().clean()
+        if (self.use_business_time and self.business_time_start and self.business_time_end
+                and self.business_time_end <= self.business_time_start):
+            raise ValidationError({"business_time_end": _(
+                "Working hours must end after they start (on the same day).")})
+
+    def page_after_unsubscribing(self):
+        """Where a recipient goes after unsubscribing on the page: ``unsubscribe_url``,
+        or massmail's own page when it is empty. Absolute, so emails may carry it too."""
+        if self.unsubscribe_url:
+            return self.unsubscribe_url
+        return conf.SITE_URL.rstrip("/") + reverse("massmail:unsubscribed")

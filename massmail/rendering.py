@@ -51,6 +51,7 @@ from .merge_fields import (
     validate_message,
     validate_template,
 )
+from .message_size import html_bytes, refuse_above_limit
 
 __all__ = [
     "PreparedMessage", "Rendered", "html_to_text", "inline_css", "list_id", "make_message_id",
@@ -261,6 +262,14 @@ def _address(name, address):
     return f"{local}@{_ascii_domain(domain)}"
 
 
+def _mailbox(name, display_name, address):
+    """``"Display Name" <address>``, or the bare address without a display name. The
+    name is a quoted string, or encoded words when it is not ASCII."""
+    address = _address(name, address)
+    _refuse_control(name, display_name)
+    return f"{_phrase(display_name)} <{address}>" if display_name.strip() else address
+
+
 def recipient_context(values, *, email, unsubscribe_url, postal_address):
     """The merge context of one email: the record's merge values and the built-in fields.
 
@@ -440,20 +449,22 @@ class PreparedMessage:
         )
 
     def build(self, context, *, from_email, to_email, message_id, list_id, unsubscribe_url,
-              date=None):
+              date=None, from_name="", subject_prefix=""):
         """The complete RFC 5322 message for one recipient, CRLF line endings, ready for
         ``smtplib.SMTP.sendmail``. ``{{ unsubscribe_url }}`` is always ``unsubscribe_url``,
-        the URL of the List-Unsubscribe header. Raises ValueError for header values with
-        line breaks (header injection) or that cannot be written in ASCII."""
+        the URL of the List-Unsubscribe header. ``from_name`` is the account's sender
+        name, shown beside its address; ``subject_prefix`` marks test emails. Raises
+        ValueError for header values with line breaks (header injection) or that cannot
+        be written in ASCII."""
         for name, value in (("Message-ID", message_id), ("List-Id", list_id),
                             ("List-Unsubscribe", unsubscribe_url)):
             _check_header(name, value)
         context = {**context, UNSUBSCRIBE_FIELD: unsubscribe_url}
-        subject = _one_line(self.subject.render(context))
+        subject = _one_line(subject_prefix + self.subject.render(context))
         date = date or datetime.datetime.now(datetime.UTC)
         head = (
             f"Date: {email.utils.format_datetime(date)}\r\n"
-            f"From: {_address('From', from_email)}\r\n"
+            f"From: {_mailbox('From', from_name, from_email)}\r\n"
             f"To: {_address('To', to_email)}\r\n"
             f"{_subject_header(subject)}\r\n"
             f"Message-ID: {message_id}\r\n"
@@ -494,6 +505,8 @@ def prepare(message):
             _cache.move_to_end(key)
             return prepared
     validate_message(message)
+    refuse_above_limit(html_bytes(message, signature)
+                       + sum(attachment.file.size for attachment in attachments))
     prepared = PreparedMessage(
         message.subject, message.content, signature.content if signature else "",
         [(str(attachment), _read(attachment.file)) for attachment in attachments],

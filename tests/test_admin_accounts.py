@@ -195,3 +195,28 @@ def test_managers_cannot_re_enable(client, anna):
     client.post(url("changelist"), {"action": "reenable", "_selected_action": [account.pk]})
     account.refresh_from_db()
     assert account.disabled_at is not None
+
+
+# --- the list at scale, and the sender name --------------------------------------------------
+
+
+@pytest.mark.parametrize("as_superuser", [False, True])
+def test_account_list_makes_a_constant_number_of_queries(client, root, anna, as_superuser,
+                                                         django_assert_max_num_queries):
+    client.force_login(root if as_superuser else anna)
+    sent(EmailAccountFactory(owner=anna, hourly_limit=10), 2)
+    with django_assert_max_num_queries(13):
+        assert client.get(url("changelist")).status_code == 200
+    for index in range(49):
+        EmailAccountFactory(owner=anna, minute_limit=index % 3 or None,
+                            disabled_at=timezone.now() if index % 5 == 0 else None)
+    with django_assert_max_num_queries(13):
+        page = client.get(url("changelist"), {"all": ""})
+    assert len(page.context["cl"].result_list) == 50
+
+
+def test_list_and_page_show_the_sender_name(client, anna):
+    account = EmailAccountFactory(owner=anna, from_name="Anna Smith", from_email="anna@sales.example")
+    client.force_login(anna)
+    assert "Anna Smith &lt;anna@sales.example&gt;" in client.get(url("changelist")).content.decode()
+    assert "Anna Smith" in client.get(url("change", account.pk)).content.decode()

@@ -73,7 +73,7 @@ def test_superuser_saves_the_settings(client, superuser):
         "use_business_time": "on",
         "business_time_start": "09:00:00",
         "business_time_end": "17:00:00",
-        "business_days": "[0, 1, 2, 3, 4]",
+        "business_days": ["0", "1", "2", "3", "4"],
         "time_zone": "Europe/Berlin",
         "unsubscribe_url": "https://crm.example.com/bye/",
         "postal_address": "1 Main Street",

@@ -7,13 +7,12 @@ import html
 import re
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from massmail.admin.mailings import MAX_PROGRESS_IDS
-from massmail.models import Delivery, Mailing
+from massmail.models import Delivery, Mailing, MassmailSettings, Suppression
+from massmail.sending.runner import run
 
 from .conftest import update_massmail_settings, with_every_permission
 from .factories import (
@@ -25,6 +24,7 @@ from .factories import (
     MessageFactory,
     RecipientFactory,
     SuperuserFactory,
+    SuppressionFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -184,7 +184,8 @@ def test_activation_with_only_the_main_account_warns_about_waiting_non_vips(
     assert "2 non-VIP recipients will wait" in warnings[0]
 
 
-def test_activation_with_the_default_unsubscribe_page_warns(as_anna, anna):
+def test_activation_with_the_former_default_unsubscribe_page_warns(as_anna, anna):
+    update_massmail_settings(unsubscribe_url=MassmailSettings.DEFAULT_UNSUBSCRIBE_URL)
     mailing = mailing_with(anna, [Delivery.Status.PENDING])
     EmailAccountFactory(owner=anna)
 
@@ -280,6 +281,7 @@ def test_resume_action_reports_the_refusal(as_anna, anna):
 
 def test_list_shows_progress_counts_and_why_not_sending(as_anna, anna, always_open):
     S = Delivery.Status
+    update_massmail_settings(use_business_time=False)  # the same at any time of day
     mailing = mailing_with(anna, [S.SENT, S.SENT, S.FAILED, S.SKIPPED, S.PENDING],
                            status=Mailing.Status.ACTIVE)
     recent, old = mailing.deliveries.filter(status=S.SENT)
@@ -293,8 +295,9 @@ def test_list_shows_progress_counts_and_why_not_sending(as_anna, anna, always_op
     content = response.content.decode()
     row = content[content.index(f'data-massmail-mailing="{mailing.pk}"'):]
     assert 'aria-valuenow="80"' in row
-    assert "80%" in row
-    assert "2 sent · 1 failed · 1 skipped · 5 total" in row
+    assert "80% processed" in row
+    assert "Delivered 2 of 5" in row
+    assert "1 failed · 1 skipped" in row
     assert f'data-massmail-mailing="{mailing.pk}" data-massmail-field="sent_24h" ' \
            f'data-massmail-active="true">1</span>' in content
     assert "No usable email account for mailings." in row
@@ -304,19 +307,76 @@ def test_list_shows_progress_counts_and_why_not_sending(as_anna, anna, always_op
     assert f'data-url="{PROGRESS}"' in content
 
 
-def test_list_counts_cost_no_query_per_row(as_anna, anna):
-    """Counting is one aggregate for the page (only the why-not-sending line of a mailing
-    that is not finished asks per row)."""
-    def queries_for_list():
-        with CaptureQueriesContext(connection) as queries:
-            assert as_anna.get(MAILINGS).status_code == 200
-        return len(queries)
+def many_mailings(owner, count):
+    """``count`` mailings of ``owner`` in every status and situation the list explains."""
+    S = Delivery.Status
+    kinds = [
+        ({"status": Mailing.Status.DONE}, [S.SENT, S.FAILED]),
+        ({"status": Mailing.Status.ACTIVE}, [S.PENDING, S.SENT]),
+        ({"status": Mailing.Status.ACTIVE}, [S.SENDING]),
+        ({"status": Mailing.Status.PAUSED}, [S.PENDING]),
+        ({"status": Mailing.Status.ACTIVE,
+          "start_at": timezone.now() + datetime.timedelta(days=1)}, [S.PENDING]),
+    ]
+    for index in range(count):
+        fields, statuses = kinds[index % len(kinds)]
+        mailing_with(owner, statuses, **fields)
 
-    mailing_with(anna, [Delivery.Status.SENT] * 3, status=Mailing.Status.DONE)
-    one_row = queries_for_list()
-    for _ in range(4):
-        mailing_with(anna, [Delivery.Status.SENT, Delivery.Status.FAILED], status=Mailing.Status.DONE)
-    assert queries_for_list() == one_row
+
+@pytest.mark.parametrize("as_superuser", [False, True])
+def test_mailing_list_makes_a_constant_number_of_queries(client, anna, as_superuser,
+                                                         django_assert_max_num_queries):
+    """1 or 50 mailings, active ones included (whose "why" needs the accounts, their
+    usage and the waiting rows): the same bound."""
+    update_massmail_settings(use_business_time=False)
+    EmailAccountFactory(owner=anna)
+    EmailAccountFactory(owner=anna, main=True, disabled_at=timezone.now())
+    client.force_login(SuperuserFactory() if as_superuser else anna)
+    many_mailings(anna, 1)
+    with django_assert_max_num_queries(16):
+        assert client.get(MAILINGS).status_code == 200
+    many_mailings(anna, 49)
+    with django_assert_max_num_queries(16) as queries:
+        assert client.get(MAILINGS, {"all": ""}).status_code == 200
+    # Massmail Settings are read once for the page, not once per row.
+    assert sum("massmail_massmailsettings" in q["sql"] for q in queries.captured_queries) == 1
+    with django_assert_max_num_queries(16):
+        ids = ",".join(str(pk) for pk in Mailing.objects.values_list("pk", flat=True))
+        assert client.get(PROGRESS, {"ids": ids}).status_code == 200
+
+
+def test_all_failed_mailing_does_not_look_like_a_success(as_anna, anna):
+    S = Delivery.Status
+    mailing = mailing_with(anna, [S.FAILED, S.FAILED, S.FAILED], status=Mailing.Status.DONE)
+    bounced = mailing.deliveries.first()
+    SuppressionFactory(email=bounced.email, reason=Suppression.Reason.BOUNCED)
+
+    content = as_anna.get(MAILINGS).content.decode()
+
+    row = content[content.index(f'data-massmail-mailing="{mailing.pk}"'):]
+    assert "Delivered 0 of 3" in row
+    assert "2 failed · 1 bounced" in row
+    assert "massmail-bar-delivered" not in row
+    assert "3 not delivered" in row
+
+
+def test_every_active_mailing_that_is_not_sending_says_why(as_anna, anna):
+    S = Delivery.Status
+    update_massmail_settings(use_business_time=False)
+    account = EmailAccountFactory(owner=anna, daily_limit=1)
+    waiting = mailing_with(anna, [S.PENDING], status=Mailing.Status.ACTIVE)
+    DeliveryFactory(mailing=mailing_with(anna, [], status=Mailing.Status.DONE), account=account,
+                    status=S.SENT, attempted_at=timezone.now())
+    under_way = mailing_with(anna, [S.SENDING], status=Mailing.Status.ACTIVE)
+    retrying = mailing_with(anna, [S.PENDING], status=Mailing.Status.ACTIVE)
+    retrying.deliveries.update(next_attempt_at=timezone.now() + datetime.timedelta(hours=1))
+
+    page = as_anna.get(MAILINGS)
+
+    why = {m.pk: m.massmail_cells["why"] for m in page.context["cl"].result_list}
+    assert "reached its sending limits" in why[waiting.pk]
+    assert "Sending now." in why[under_way.pk]
+    assert "Waiting to retry temporary failures" in why[retrying.pk]
 
 
 def test_progress_endpoint_returns_the_cells(as_anna, anna):
@@ -331,7 +391,7 @@ def test_progress_endpoint_returns_the_cells(as_anna, anna):
     assert (first["status"], first["active"], first["percent"]) == ("active", True, 50)
     assert (first["counts"]["total"], first["counts"]["sent"], first["counts"]["pending"]) == (2, 1, 1)
     assert set(first["cells"]) == {"status", "progress", "sent_24h", "why"}
-    assert "50%" in first["cells"]["progress"]
+    assert "50% processed" in first["cells"]["progress"]
     assert (data[str(done.pk)]["active"], data[str(done.pk)]["percent"]) == (False, 100)
     assert data[str(done.pk)]["cells"]["status"] == "done"
 
@@ -385,11 +445,39 @@ def test_resend_failed(as_anna, anna):
 
     response = run_action(as_anna, "resend_failed", mailing.deliveries.all(), url=DELIVERIES)
 
-    assert "2 failed deliveries will be sent again" in response.content.decode()
+    assert "2 deliveries queued again." in response.content.decode()
     assert sorted(mailing.deliveries.values_list("status", flat=True)) == [
         "pending", "pending", "sent", "unknown"]
     mailing.refresh_from_db()
     assert mailing.status == Mailing.Status.ACTIVE
+
+
+def test_resend_leaves_suppressed_addresses_and_says_so(as_anna, anna):
+    S = Delivery.Status
+    mailing = mailing_with(anna, [S.FAILED, S.FAILED, S.FAILED], status=Mailing.Status.DONE)
+    bounced, unsubscribed, retried = mailing.deliveries.order_by("pk")
+    SuppressionFactory(email=bounced.email, reason=Suppression.Reason.BOUNCED)
+    SuppressionFactory(email=unsubscribed.email, reason=Suppression.Reason.UNSUBSCRIBED)
+
+    response = run_action(as_anna, "resend_failed", mailing.deliveries.all(), url=DELIVERIES)
+
+    assert [m.message for m in response.context["messages"]] == [
+        "1 delivery queued again. 2 skipped: their addresses are suppressed (unsubscribed or bounced)."]
+    assert dict(mailing.deliveries.values_list("pk", "status")) == {
+        bounced.pk: S.FAILED, unsubscribed.pk: S.FAILED, retried.pk: S.PENDING}
+
+
+def test_resend_with_nothing_to_resend_says_so_and_changes_nothing(as_anna, anna):
+    S = Delivery.Status
+    mailing = mailing_with(anna, [S.SENT, S.SKIPPED], status=Mailing.Status.DONE)
+
+    response = run_action(as_anna, "resend_failed", mailing.deliveries.all(), url=DELIVERIES)
+
+    assert [(m.level_tag, m.message) for m in response.context["messages"]] == [
+        ("warning", "None of the selected deliveries can be resent: nothing was changed.")]
+    mailing.refresh_from_db()
+    assert mailing.status == Mailing.Status.DONE
+    assert sorted(mailing.deliveries.values_list("status", flat=True)) == ["sent", "skipped"]
 
 
 def test_resend_unknown_asks_first_about_duplicates(as_anna, anna):
@@ -411,7 +499,7 @@ def test_resend_unknown_asks_first_about_duplicates(as_anna, anna):
     confirmed = as_anna.post(DELIVERIES, {"action": "resend_unknown", "_selected_action": unknown_ids,
                                           "post": "yes"}, follow=True)
 
-    assert "2 deliveries of unknown outcome will be sent again." in confirmed.content.decode()
+    assert "2 deliveries queued again." in confirmed.content.decode()
     assert sorted(mailing.deliveries.values_list("status", flat=True)) == ["failed", "pending", "pending"]
 
 
@@ -460,3 +548,75 @@ def test_second_manager_reaches_none_of_the_first_manager_s_mailing_urls(client,
     mailing.refresh_from_db()
     assert (mailing.name, mailing.status) == ("Anna secret mailing", Mailing.Status.ACTIVE)
     assert sorted(mailing.deliveries.values_list("status", flat=True)) == ["failed", "unknown"]
+
+
+def test_delivery_list_names_recipients_with_links_and_shows_replies(client, anna,
+                                                                     django_assert_max_num_queries):
+    client.force_login(anna)
+    mailing = MailingFactory(owner=anna)
+    contact = ContactFactory(owner=anna, first_name="Zoë", last_name="Quist")
+    DeliveryFactory(mailing=mailing, recipient=RecipientFactory(record=contact), email=contact.email,
+                    status=Delivery.Status.FAILED, smtp_code=550,
+                    smtp_reply="5.1.1 <zoe@example.org>: Recipient address rejected: " + "x" * 200)
+    gone = ContactFactory(owner=anna)
+    DeliveryFactory(mailing=mailing, recipient=RecipientFactory(record=gone), email=gone.email)
+    gone.delete()
+
+    with django_assert_max_num_queries(15):
+        content = client.get(DELIVERIES, {"mailing__id__exact": mailing.pk}).content.decode()
+    for _ in range(40):
+        record = ContactFactory(owner=anna)
+        DeliveryFactory(mailing=mailing, recipient=RecipientFactory(record=record), email=record.email)
+    with django_assert_max_num_queries(15):
+        assert client.get(DELIVERIES, {"mailing__id__exact": mailing.pk}).status_code == 200
+
+    link = reverse("admin:crm_contact_change", args=[contact.pk])
+    assert f'<a href="{link}">Zoë Quist</a>' in content
+    assert "550 5.1.1 &lt;zoe@example.org&gt;: Recipient address rejected" in content
+    assert "x" * 100 not in content
+    assert "record deleted" in content
+
+
+def test_managers_do_not_see_lease_internals(client, anna):
+    delivery = DeliveryFactory(mailing=MailingFactory(owner=anna), lease_owner="worker-7f3a",
+                               status=Delivery.Status.CLAIMED)
+    page = reverse("admin:massmail_delivery_change", args=[delivery.pk])
+    client.force_login(anna)
+    assert "worker-7f3a" not in client.get(page).content.decode()
+    client.force_login(SuperuserFactory())
+    assert "worker-7f3a" in client.get(page).content.decode()
+
+
+def test_a_resent_row_shows_its_new_attempt(as_anna, anna, account_on, settings):
+    settings.MASSMAIL = {**settings.MASSMAIL, "DISPATCH_ON_ACTIVATE": False}
+    update_massmail_settings(use_business_time=False)
+    account_on(anna)
+    mailing = mailing_with(anna, [Delivery.Status.FAILED], status=Mailing.Status.DONE)
+    earlier = timezone.now() - datetime.timedelta(days=2)
+    mailing.deliveries.update(smtp_code=451, smtp_reply="4.3.0 try again later",
+                              attempted_at=earlier, attempts=4)
+
+    run_action(as_anna, "resend_failed", mailing.deliveries.all(), url=DELIVERIES)
+    run()
+
+    row = as_anna.get(DELIVERIES, {"mailing__id__exact": mailing.pk}).context["cl"].result_list[0]
+    assert row.status == Delivery.Status.SENT
+    assert row.attempted_at > earlier
+    assert row.smtp_code == 250 and "try again" not in row.smtp_reply
+
+
+def test_mailing_preview_can_be_shown_as_another_recipient(as_anna, anna):
+    mailing = MailingFactory(owner=anna, message=MessageFactory(owner=anna, subject="Hi {{ first_name }}"))
+    for name in ("Ada", "Grace"):
+        contact = ContactFactory(owner=anna, first_name=name)
+        DeliveryFactory(mailing=mailing, recipient=RecipientFactory(record=contact), email=contact.email)
+    second = mailing.deliveries.order_by("pk").last()
+
+    first_page = as_anna.get(change_url(mailing))
+    assert first_page.context["preview"]["subject"] == "Hi Ada"
+    assert f'href="?preview_as={second.pk}#massmail-preview"' in first_page.content.decode()
+
+    chosen = as_anna.get(change_url(mailing), {"preview_as": second.pk})
+    assert chosen.context["preview"]["subject"] == "Hi Grace"
+    # Anything else (another mailing's delivery, garbage) shows the first recipient.
+    assert as_anna.get(change_url(mailing), {"preview_as": "x"}).context["preview"]["subject"] == "Hi Ada"

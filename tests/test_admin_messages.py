@@ -5,6 +5,7 @@ errors on the form and one default signature per manager."""
 import email.utils
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
@@ -129,7 +130,7 @@ def test_preview_when_an_attachment_file_is_gone_says_why(client, anna, settings
 
 def test_send_test_arrives_like_a_real_email(client, anna, smtp_server, account_on):
     ContactFactory(owner=anna, first_name="Zoë", email="zoe@example.org")
-    account = account_on(anna, from_email="anna@sales.example")
+    account = account_on(anna, from_email="anna@sales.example", from_name="Anna Müller")
     message = MessageFactory(owner=anna, subject="News for {{ first_name }}", content=CONTENT)
     response = client.post(url("send_test", message.pk))
     assert response.status_code == 302
@@ -141,12 +142,12 @@ def test_send_test_arrives_like_a_real_email(client, anna, smtp_server, account_
     assert received.rcpt_tos == [anna.email]
     assert received.mail_from == "anna@sales.example"
     sent = received.message
-    assert sent["Subject"] == "News for Zoë"
-    assert sent["From"] == "anna@sales.example"
+    assert sent["Subject"] == "[TEST] News for Zoë"
+    assert sent["From"] == "Anna Müller <anna@sales.example>"
     assert sent["To"] == anna.email
     assert email.utils.parseaddr(sent["Message-ID"])[1].endswith("@sales.example")
     assert sent["Date"]
-    unsubscribe = MassmailSettings.load().unsubscribe_url
+    unsubscribe = MassmailSettings.load().page_after_unsubscribing()
     assert sent["List-Unsubscribe"] == f"<{unsubscribe}>"
     assert sent["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert f"<mailing-{anna.pk}." in sent["List-Id"]  # the owner's list, as in real mailings
@@ -323,8 +324,9 @@ def test_unknown_merge_field_is_an_error_on_the_form(client, anna):
 def test_content_without_unsubscribe_link_is_an_error_on_the_form(client, anna):
     response = post_message(client, content="<p>Hello {{ first_name }}</p>")
     assert response.status_code == 200
-    assert "must contain {{ unsubscribe_url }}" in response.context["adminform"].form.errors["content"][0]
-    assert "must contain {{ unsubscribe_url }}" in response.content.decode()
+    errors = response.context["adminform"].form.errors
+    assert "must contain a link to {{ unsubscribe_url }}" in errors["content"][0]
+    assert "must contain a link to {{ unsubscribe_url }}" in response.content.decode()
 
 
 def test_signature_with_unknown_field_is_an_error_on_its_form(client, anna):
@@ -385,3 +387,24 @@ def test_new_message_without_a_default_signature_has_none(client, anna):
     SignatureFactory(owner=anna)
     form = client.get(url("add")).context["adminform"].form
     assert form.initial.get("signature") is None
+
+
+def test_message_preview_can_be_shown_as_another_recipient(client, anna, ben):
+    ContactFactory(owner=anna, first_name="Ada")
+    grace = ContactFactory(owner=anna, first_name="Grace")
+    other = ContactFactory(owner=ben, first_name="Eve")
+    message = MessageFactory(owner=anna, subject="Hi {{ first_name }}", content=CONTENT)
+    key = f"{ContentType.objects.get_for_model(grace).pk}-{grace.pk}"
+
+    page = client.get(url("change", message.pk))
+    assert page.context["preview"]["subject"] == "Hi Ada"
+    assert f'href="?preview_as={key}#massmail-preview"' in page.content.decode()
+
+    chosen = client.get(url("change", message.pk), {"preview_as": key})
+    assert chosen.context["preview"]["subject"] == "Hi Grace"
+    html = client.get(chosen.context["preview"]["html_url"]).content.decode()
+    assert "Hello Grace" in html
+    # Another manager's record is never a choice: the first own recipient is shown.
+    foreign = f"{ContentType.objects.get_for_model(other).pk}-{other.pk}"
+    assert client.get(url("change", message.pk), {"preview_as": foreign}).context[
+        "preview"]["subject"] == "Hi Ada"

@@ -5,10 +5,12 @@ reason, ownership of the records, and the VIP actions."""
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
+from example_project.crm.admin import OwnRecordsAdmin
 from example_project.crm.models import Contact
 from massmail.admin.recipients import SELECTION_PARAM
 from massmail.audience import Exclusion
@@ -36,7 +38,7 @@ CREATE = reverse("admin:crm_contact_massmail_create_mailing")
 def excluded_shown(response):
     """{reason: number} as the confirmation page lists them."""
     labels = {str(label): reason for reason, label in Exclusion.LABELS.items()}
-    return {labels[str(label)]: number for label, number in response.context["excluded"]}
+    return {labels[str(label)]: number for label, number, _url in response.context["excluded"]}
 
 
 def run_action(client, action, records, **params):
@@ -48,6 +50,14 @@ def run_action(client, action, records, **params):
 # --- the confirmation page -------------------------------------------------------------
 
 
+@pytest.fixture
+def unscoped_crm_admin(monkeypatch):
+    """A host admin that lists every manager's records: massmail's own ownership check
+    must still leave the others out."""
+    monkeypatch.setattr(OwnRecordsAdmin, "get_queryset", admin.ModelAdmin.get_queryset)
+
+
+@pytest.mark.usefixtures("unscoped_crm_admin")
 def test_count_page_counts_every_exclusion_reason(as_anna, anna, ben):
     mailed = [ContactFactory(owner=anna) for _ in range(3)]
     ContactFactory(owner=anna, email=mailed[1].email)  # the same address twice
@@ -210,6 +220,7 @@ def test_company_list_has_the_same_page(as_anna, anna):
 # --- ownership -----------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("unscoped_crm_admin")
 def test_manager_cannot_include_another_manager_s_records(as_anna, anna, ben):
     own = ContactFactory(owner=anna)
     others = [ContactFactory(owner=ben) for _ in range(2)]
@@ -287,8 +298,8 @@ def test_vip_actions_change_only_own_records(as_anna, anna, ben):
 
     assert vip_ids() == {c.pk for c in own}
     page = as_anna.get(response.url).content.decode()
-    assert "2 records updated." in page
-    assert "1 record belongs to another manager and was left unchanged." in page
+    assert "2 records are now VIP." in page
+    assert "1 record was refused: it belongs to another manager." in page
     listed = as_anna.get(CHANGELIST, {"massmail_vip": "1"})
     assert {c.pk for c in listed.context["cl"].result_list} == {c.pk for c in own}
 
@@ -302,5 +313,130 @@ def test_another_manager_cannot_unmark_vip(client, anna, ben):
     Recipient.objects.create(content_type=ContentType.objects.get_for_model(Contact),
                              object_id=record.pk, vip=True)
     client.force_login(ben)
-    run_action(client, "massmail_unmark_vip", [record])
+    response = run_action(client, "massmail_unmark_vip", [record])
     assert vip_ids() == {record.pk}
+    page = client.get(response.url)
+    # Nothing of Ben's changed: no success message, only the refusal, as an error.
+    assert [(m.level_tag, m.message) for m in page.context["messages"]] == [
+        ("error", "1 record was refused: it belongs to another manager.")]
+
+
+def test_vip_feedback_counts_what_changed_and_what_already_was(as_anna, anna):
+    records = ContactFactory.create_batch(3, owner=anna)
+    run_action(as_anna, "massmail_mark_vip", records[:1])
+
+    response = run_action(as_anna, "massmail_mark_vip", records)
+
+    messages = [m.message for m in as_anna.get(response.url).context["messages"]]
+    assert messages[-1] == "2 records are now VIP. 1 already was."
+
+
+# --- the example CRM's own admin ----------------------------------------------------------
+
+
+def test_example_crm_shows_each_manager_only_their_records(client, anna, ben):
+    own = ContactFactory(owner=anna)
+    ContactFactory(owner=ben)
+    client.force_login(anna)
+    assert [c.pk for c in client.get(CHANGELIST).context["cl"].result_list] == [own.pk]
+    client.force_login(SuperuserFactory())
+    assert client.get(CHANGELIST).context["cl"].result_count == 2
+
+
+def test_vip_feedback_counts_ticked_records_the_scoped_list_hides(as_anna, anna, ben):
+    own = ContactFactory(owner=anna)
+    other = ContactFactory(owner=ben)
+
+    response = run_action(as_anna, "massmail_mark_vip", [own, other])
+
+    texts = [m.message for m in as_anna.get(response.url).context["messages"]]
+    assert texts == ["1 record is now VIP.", "1 record was refused: it belongs to another manager."]
+    assert vip_ids() == {own.pk}
+
+
+# --- context on the create page ---------------------------------------------------------------
+
+
+def left_out_links(response):
+    """{reason: the list URL its row links to}."""
+    labels = {str(label): reason for reason, label in Exclusion.LABELS.items()}
+    return {labels[str(label)]: url for label, _number, url in response.context["excluded"]}
+
+
+def listed(client, url):
+    return {c.pk for c in client.get(url).context["cl"].result_list}
+
+
+@pytest.mark.usefixtures("unscoped_crm_admin")
+def test_each_left_out_reason_links_to_exactly_those_records(as_anna, anna, ben):
+    germany = CompanyFactory(owner=anna, country="Germany")
+    mailed = ContactFactory(owner=anna, company=germany)
+    twin = ContactFactory(owner=anna, company=germany, email=mailed.email)
+    others = {ContactFactory(owner=ben, company=germany).pk}
+    no_address = ContactFactory(owner=anna, company=germany, email="")
+    invalid = ContactFactory(owner=anna, company=germany, email="not-an-address")
+    opted_out = ContactFactory(owner=anna, company=germany, massmail=False)
+    disqualified = ContactFactory(owner=anna, company=germany, disqualified=True)
+    unsubscribed = ContactFactory(owner=anna, company=germany)
+    SuppressionFactory(email=unsubscribed.email, reason=Suppression.Reason.UNSUBSCRIBED)
+    bounced = ContactFactory(owner=anna, company=germany)
+    SuppressionFactory(email=bounced.email, reason=Suppression.Reason.BOUNCED)
+    ContactFactory(owner=anna, company=CompanyFactory(owner=anna, country="France"), email="")
+
+    page = as_anna.get(CREATE, {"company__country": "Germany"})
+
+    assert page.context["origin"] == ["country: Germany"]
+    links = left_out_links(page)
+    expected = {
+        Exclusion.NOT_OWNER: others, Exclusion.NO_ADDRESS: {no_address.pk},
+        Exclusion.INVALID_ADDRESS: {invalid.pk}, Exclusion.HOST_UNSUBSCRIBED: {opted_out.pk},
+        Exclusion.NOT_ELIGIBLE: {disqualified.pk}, Exclusion.UNSUBSCRIBED: {unsubscribed.pk},
+        Exclusion.SUPPRESSED: {bounced.pk}, Exclusion.DUPLICATE: {twin.pk},
+    }
+    assert set(links) == set(expected)
+    for reason, records in expected.items():
+        assert "company__country=Germany" in links[reason]
+        assert listed(as_anna, links[reason]) == records, reason
+
+
+def test_page_from_a_selection_says_so_and_links_within_it(as_anna, anna):
+    chosen = [ContactFactory(owner=anna, email="") for _ in range(2)]
+    ContactFactory(owner=anna, email="")  # not selected
+    response = run_action(as_anna, "massmail_create_mailing", chosen)
+    page = as_anna.get(response.url)
+    assert page.context["origin"] == ["2 selected records"]
+    assert listed(as_anna, left_out_links(page)[Exclusion.NO_ADDRESS]) == {c.pk for c in chosen}
+
+
+def test_search_is_shown(as_anna, anna):
+    ContactFactory(owner=anna, last_name="Quist")
+    page = as_anna.get(CREATE, {"q": "Quist"})
+    assert page.context["origin"] == ["search “Quist”"]
+    assert "search “Quist”" in page.content.decode()
+
+
+def test_without_a_message_the_page_offers_to_create_one_and_comes_back(as_anna, anna):
+    ContactFactory(owner=anna)
+    page = as_anna.get(CREATE, {"q": "Ann"})
+    add_url = page.context["add_message_url"]
+    assert add_url and 'id="massmail-add-message"' in page.content.decode()
+
+    response = as_anna.post(add_url, {
+        "subject": "Hello", "signature": "", "attachments-TOTAL_FORMS": 0,
+        "attachments-INITIAL_FORMS": 0,
+        "content": '<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>'})
+
+    assert response.status_code == 302
+    assert response.url == CREATE + "?q=Ann"
+    again = as_anna.get(response.url)
+    assert again.context["add_message_url"] is None
+    assert [m.subject for m in again.context["form"].fields["message"].queryset] == ["Hello"]
+
+
+def test_return_link_never_leaves_the_site(as_anna, anna):
+    add = reverse("admin:massmail_message_add")
+    response = as_anna.post(add + "?_massmail_return=https://evil.example/", {
+        "subject": "Hello", "signature": "", "attachments-TOTAL_FORMS": 0,
+        "attachments-INITIAL_FORMS": 0,
+        "content": '<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>'})
+    assert "evil.example" not in response.url

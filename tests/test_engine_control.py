@@ -5,7 +5,7 @@ from django.core.management import call_command
 
 from example_project.crm.models import Contact
 from massmail import api
-from massmail.models import Delivery
+from massmail.models import Delivery, MassmailSettings
 from massmail.sending.control import ActivationError
 
 from .conftest import update_massmail_settings
@@ -62,7 +62,8 @@ def test_activation_refused_without_usable_account(always_open):
     assert mailing.status == "paused"
 
 
-def test_activation_warns_about_the_default_unsubscribe_page(mailing):
+def test_activation_warns_about_the_former_default_unsubscribe_page(mailing):
+    update_massmail_settings(unsubscribe_url=MassmailSettings.DEFAULT_UNSUBSCRIBE_URL)
     warnings = api.activate(mailing)
     assert any("unsubscribing is still the default" in w for w in warnings)
     update_massmail_settings(unsubscribe_url="https://shop.example/unsubscribed")

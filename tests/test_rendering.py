@@ -133,6 +133,7 @@ def test_content_must_contain_the_unsubscribe_url():
     assert error_codes(excinfo) == ["no_unsubscribe"]
     assert "{{ unsubscribe_url }}" in excinfo.value.messages[0]
     rendering.validate_template('<a href="{{ unsubscribe_url }}">x</a>', require_unsubscribe=True)
+    rendering.validate_template('<a href=" {{unsubscribe_url}} ">x</a>', require_unsubscribe=True)
 
 
 @pytest.mark.parametrize(("template", "context", "expected"), [
@@ -400,7 +401,8 @@ def test_text_part_is_derived_with_links():
 def test_text_part_keeps_an_unsubscribe_url_it_cannot_show_as_a_link():
     content = ('<p>News</p><form method="post" action="{{ unsubscribe_url }}">'
                "<button>Unsubscribe</button></form>")
-    rendered = rendering.prepare(MessageFactory(content=content)).render({"unsubscribe_url": URL})
+    # Validation now refuses such a message; the renderer still keeps the link.
+    rendered = rendering.PreparedMessage("News", content).render({"unsubscribe_url": URL})
     assert rendered.text.endswith(f"Unsubscribe: {URL}\n")
 
 
@@ -603,3 +605,62 @@ def test_unsubscribe_url_takes_no_filter():
     with pytest.raises(ValidationError, match="cannot take filters"):
         rendering.validate_template('<a href="{{ unsubscribe_url|upper }}">x</a>')
     rendering.validate_template('<a href="{{ unsubscribe_url }}">x</a>')
+
+
+# --- the unsubscribe link must be a real link --------------------------------------------
+
+
+@pytest.mark.parametrize("content", [
+    "<!-- {{ unsubscribe_url }} -->",
+    '<!-- <a href="{{ unsubscribe_url }}">Unsubscribe</a> -->',
+    "<p>Unsubscribe: {{ unsubscribe_url }}</p>",
+    '<img src="{{ unsubscribe_url }}">',
+    '<a href="https://example.com/?next={{ unsubscribe_url }}">Unsubscribe</a>',
+    '<a title="{{ unsubscribe_url }}" href="#">Unsubscribe</a>',
+])
+def test_content_without_a_real_unsubscribe_link_is_refused(content):
+    with pytest.raises(ValidationError) as excinfo:
+        rendering.validate_template(content, require_unsubscribe=True)
+    assert error_codes(excinfo) == ["no_unsubscribe"]
+
+
+@pytest.mark.django_db
+def test_the_link_may_be_in_the_signature_and_the_text_part_always_carries_it():
+    signature = SignatureFactory(content='<p><a href="{{unsubscribe_url}}">Stop</a></p>')
+    message = MessageFactory.build(owner=signature.owner, signature=signature,
+                                   content="<p>Hello <!-- {{ unsubscribe_url }} --></p>")
+    rendering.validate_message(message)
+
+    message.signature = None
+    with pytest.raises(ValidationError) as excinfo:
+        rendering.validate_message(message)
+    assert list(excinfo.value.message_dict) == ["content"]
+
+    prepared = rendering.PreparedMessage("Hi", '<p><a href="{{ unsubscribe_url }}"><img src="x.png"></a></p>')
+    rendered = prepared.render({"unsubscribe_url": "https://crm.example/u/1/"})
+    assert "https://crm.example/u/1/" in rendered.text
+
+
+# --- sender names ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("from_name", "header"), [
+    ("", "sales@sender.example"),
+    ("Anna Smith", "Anna Smith <sales@sender.example>"),
+    ('Anna "The Closer", Sales', '"Anna \\"The Closer\\", Sales" <sales@sender.example>'),
+    ("Zoë Müller", "Zoë Müller <sales@sender.example>"),
+])
+def test_from_carries_the_sender_name_encoded(from_name, header):
+    prepared = rendering.PreparedMessage("Hi", '<a href="{{ unsubscribe_url }}">x</a>')
+    data = build(prepared, from_name=from_name)
+    head = data.split(b"\r\n\r\n")[0]
+    assert head.isascii()
+    parsed = parse(data)
+    assert str(parsed["From"]) == header
+    assert parsed["From"].addresses[0].addr_spec == "sales@sender.example"
+
+
+def test_sender_name_cannot_inject_headers():
+    prepared = rendering.PreparedMessage("Hi", '<a href="{{ unsubscribe_url }}">x</a>')
+    with pytest.raises(ValueError):
+        build(prepared, from_name="Anna\r\nBcc: victim@example.org")

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class CrmConfig(AppConfig):
@@ -6,3 +7,8 @@ class CrmConfig(AppConfig):
     label = "crm"
     verbose_name = "CRM"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from .permissions import grant_managers_crm_access
+
+        post_migrate.connect(grant_managers_crm_access, sender=self)

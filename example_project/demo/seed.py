@@ -9,8 +9,10 @@ import random
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
+from django.urls import reverse
 
 from example_project.crm.models import Company, Contact, Lead
+from massmail.conf import conf
 from massmail.models import EmailAccount, MassmailSettings, Message, Recipient, Suppression
 
 FIRST_NAMES = ["Anna", "Ben", "Clara", "David", "Elif", "Farid", "Greta", "Hugo", "Ines", "Jonas",
@@ -19,6 +21,9 @@ LAST_NAMES = ["Schmidt", "Müller", "Rossi", "Dubois", "Nowak", "García", "O'Br
               "Kowalski", "Berg"]
 COUNTRIES = ["Germany", "Austria", "France", "Italy", "Poland"]
 INDUSTRIES = ["Machinery", "Retail", "Logistics", "Software"]
+
+# The port of the SMTP server that `make run` starts beside the admin.
+RUN_SMTP_PORT = 1025
 
 USERS = [
     # username, password, superuser, email
@@ -127,10 +132,25 @@ def seed_crm(managers, per_manager=120):
 def configure_settings():
     settings = MassmailSettings.load()
     settings.use_business_time = False  # the demo runs at any hour
-    settings.unsubscribe_url = "https://shop.demo.example/unsubscribed"
+    # A page the example project serves itself (example_project/demo/views.py).
+    settings.unsubscribe_url = conf.SITE_URL.rstrip("/") + reverse("demo-unsubscribed")
+    settings.company_name = "Demo Machines GmbH"
     settings.postal_address = "Demo Machines GmbH, Musterstraße 1, 10115 Berlin"
     settings.save()
     return settings
+
+
+def seed_if_empty(smtp_port=RUN_SMTP_PORT):
+    """Seed users, CRM, accounts and settings into an empty database (`make run`).
+    A database with users is left alone, so edits made in the admin survive restarts.
+    Returns whether it seeded."""
+    if get_user_model().objects.exists():
+        return False
+    managers = create_users()
+    seed_crm(managers)
+    create_accounts(managers, "127.0.0.1", smtp_port)
+    configure_settings()
+    return True
 
 
 def newsletter(manager):

@@ -1,8 +1,10 @@
 """Mailings and their deliveries in the admin.
 
-The mailing list shows how each mailing is going (a progress bar of sent, failed and
-skipped rows, sent in the last 24 hours) and why it is not sending right now; while a
-mailing is active, a small script polls ``progress/`` and updates those cells in place.
+The mailing list shows how each mailing is going ("Delivered X of Y" over a bar of
+delivered, failed, bounced, skipped and unknown rows, sent in the last 24 hours) and why
+it is not sending right now, computed for the whole page at once (mailing_status.py);
+while a mailing is active, a small script polls ``progress/`` and updates those cells in
+place.
 The change page shows the message exactly as the first recipient gets it (rendered by
 the engine's own renderer, HTML in a sandboxed iframe). Every status change goes
 through the engine's functions in ``api``, so activation is checked and refused or
@@ -22,6 +24,7 @@ from django.db.models import OuterRef
 from django.http import Http404, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
@@ -32,8 +35,9 @@ from .. import api, rendering, tokens
 from ..audience import Exclusion
 from ..models import Delivery, Mailing, MassmailSettings, Message
 from ..recipients import get_sources, source_for_content_type
-from ..sending.control import activation_warnings, counts_by_mailing
-from ..sending.states import OPEN as OPEN_STATUSES
+from ..sending.control import activation_warnings
+from .delivery_rows import DeliveryChangeList, reply_text, resend
+from .mailing_status import page_reasons, percent_processed, progress_counts, progress_html, status_html
 from .messages import problems
 from .owned import OwnedAdmin, ScopedAdmin
 from .suppressions import reason_label, suppression_reason
@@ -51,6 +55,8 @@ STATUS_CHANGES = {
 }
 # Mailings one progress request may ask about: a page of the list.
 MAX_PROGRESS_IDS = 500
+# The query parameter naming the delivery whose recipient the preview is shown as.
+PREVIEW_AS_PARAM = "preview_as"
 # Deliveries looked at to find a recipient whose record still exists, for the preview.
 PREVIEW_CANDIDATES = 20
 
@@ -58,53 +64,27 @@ PREVIEW_CANDIDATES = 20
 # --- progress ------------------------------------------------------------------------------
 
 
-def percent_processed(counts):
-    """Share of rows the engine is finished with, rounded down: 100 only when no row
-    is waiting or under way."""
-    if not counts["total"]:
-        return 100
-    waiting = sum(counts[status] for status in OPEN_STATUSES)
-    return (counts["total"] - waiting) * 100 // counts["total"]
+def why_html(reasons):
+    return format_html_join(mark_safe("<br>"), "{}", ((reason,) for reason in reasons))
 
 
-def progress_html(counts):
-    """A bar of sent, failed and skipped rows, the percentage and the numbers."""
-    total = counts["total"] or 1
-    segments = format_html_join("", '<span class="massmail-bar-{}" style="width: {}%"></span>', (
-        (status, counts[status] * 100 / total)
-        for status in (Delivery.Status.SENT, Delivery.Status.FAILED, Delivery.Status.SKIPPED)
-    ))
-    numbers = [
-        _("%(count)d sent") % {"count": counts[Delivery.Status.SENT]},
-        _("%(count)d failed") % {"count": counts[Delivery.Status.FAILED]},
-        _("%(count)d skipped") % {"count": counts[Delivery.Status.SKIPPED]},
-    ]
-    if counts[Delivery.Status.UNKNOWN]:
-        numbers.append(_("%(count)d unknown") % {"count": counts[Delivery.Status.UNKNOWN]})
-    numbers.append(_("%(count)d total") % {"count": counts["total"]})
-    percent = percent_processed(counts)
-    return format_html(
-        '<span class="massmail-bar" role="progressbar" aria-valuemin="0" aria-valuemax="100" '
-        'aria-valuenow="{}">{}</span> <span class="massmail-percent">{}%</span> '
-        '<span class="massmail-numbers">{}</span>',
-        percent, segments, percent, " · ".join(str(n) for n in numbers),
-    )
+def page_cells(mailings, request):
+    """{mailing id: (counts, the inner HTML of each self-updating cell)} for a page of
+    mailings, with a fixed number of queries (see mailing_status)."""
+    now = timezone.now()
+    counts = progress_counts([mailing.pk for mailing in mailings], now)
+    reasons = page_reasons(mailings, counts, MassmailSettings.for_request(request), now)
+    return {mailing.pk: (counts[mailing.pk], cells(mailing, counts[mailing.pk], reasons[mailing.pk]))
+            for mailing in mailings}
 
 
-def why_html(mailing):
-    # A finished mailing needs no explanation beyond its status.
-    if mailing.status == Mailing.Status.DONE:
-        return ""
-    return format_html_join(mark_safe("<br>"), "{}", ((reason,) for reason in api.why_not_sending(mailing)))
-
-
-def cells(mailing, counts):
+def cells(mailing, counts, reasons):
     """The inner HTML of each self-updating cell of ``mailing``, by cell name."""
     return {
-        "status": format_html("{}", mailing.get_status_display()),
+        "status": status_html(mailing, counts),
         "progress": progress_html(counts),
         "sent_24h": format_html("{}", counts["sent_24h"]),
-        "why": why_html(mailing),
+        "why": why_html(reasons),
     }
 
 
@@ -120,12 +100,11 @@ def cell(mailing, name, content):
 # --- preview -------------------------------------------------------------------------------
 
 
-def preview(mailing):
-    """The message as the mailing's first recipient (whose record still exists) gets it:
-    {"email", "subject", "html", "text"}, {"error"} when the message cannot be rendered,
-    or None when the mailing has no recipient to show it for."""
-    deliveries = mailing.deliveries.select_related("recipient").order_by("pk")[:PREVIEW_CANDIDATES]
-    for delivery in deliveries:
+def preview_candidates(mailing):
+    """[(delivery, source, record)] of the mailing's first deliveries whose record the
+    mailing's owner still owns: the recipients a preview may be shown as."""
+    candidates = []
+    for delivery in mailing.deliveries.select_related("recipient").order_by("pk")[:PREVIEW_CANDIDATES]:
         source = source_for_content_type(
             ContentType.objects.get_for_id(delivery.recipient.content_type_id))
         # Only a record the mailing's owner still owns: never show another manager's.
@@ -133,19 +112,31 @@ def preview(mailing):
                   .filter(pk=delivery.recipient.object_id,
                           **{source.owner_field: mailing.owner_id}).first())
         if record is not None:
-            break
-    else:
+            candidates.append((delivery, source, record))
+    return candidates
+
+
+def preview(mailing, chosen=None):
+    """The message as one recipient gets it, the first one unless ``chosen`` (a delivery
+    id) names another of ``preview_candidates``: {"email", "subject", "html", "text",
+    "choices": [(delivery id, label)], "chosen"}, {"error"} when the message cannot be
+    rendered, or None when the mailing has no recipient to show it for."""
+    candidates = preview_candidates(mailing)
+    if not candidates:
         return None
+    delivery, source, record = next(
+        (candidate for candidate in candidates if str(candidate[0].pk) == str(chosen)), candidates[0])
     context = rendering.recipient_context(
         source.merge_values(record), email=delivery.email,
-        unsubscribe_url=tokens.unsubscribe_url(delivery.pk),
+        unsubscribe_url=tokens.unsubscribe_url(delivery.pk, delivery.email, mailing.pk),
         postal_address=MassmailSettings.load().postal_address)
     try:
         rendered = rendering.prepare(mailing.message).render(context)
     except (ValidationError, OSError) as error:
         return {"error": " ".join(problems(error))}
     return {"email": delivery.email, "subject": rendered.subject, "html": rendered.html,
-            "text": rendered.text}
+            "text": rendered.text, "chosen": delivery.pk,
+            "choices": [(d.pk, f"{r} <{d.email}>") for d, _source, r in candidates]}
 
 
 # --- mailings ------------------------------------------------------------------------------
@@ -177,17 +168,28 @@ class MailingForm(forms.ModelForm):
                 activation_warnings(self.instance)
             except api.ActivationError as error:
                 raise ValidationError(str(error)) from None
+            self._check_message(self.cleaned_data.get("message") or self.instance.message)
         return status
+
+    @staticmethod
+    def _check_message(message):
+        """Refuse to activate a mailing whose message could not be sent (too big, a
+        missing attachment, invalid merge fields) instead of letting it fail at send time."""
+        try:
+            rendering.prepare(message)
+        except (ValidationError, OSError) as error:
+            raise ValidationError(_("The message cannot be sent: %(problems)s")
+                                  % {"problems": " ".join(problems(error))}) from None
 
 
 class MailingChangeList(ChangeList):
-    """Fetches the delivery counts of the page's mailings in one query."""
+    """Fetches the progress and the "why" of the page's mailings at once."""
 
     def get_results(self, request):
         super().get_results(request)
-        counts = counts_by_mailing([mailing.pk for mailing in self.result_list])
+        page = page_cells(self.result_list, request)
         for mailing in self.result_list:
-            mailing.massmail_counts = counts[mailing.pk]
+            mailing.massmail_counts, mailing.massmail_cells = page[mailing.pk]
 
 
 @admin.register(Mailing)
@@ -257,7 +259,8 @@ class MailingAdmin(OwnedAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
-            context["preview"] = preview(obj)
+            context["preview"] = preview(obj, request.GET.get(PREVIEW_AS_PARAM))
+            obj.massmail_counts, obj.massmail_cells = page_cells([obj], request)[obj.pk]
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request, obj, form, change):
@@ -323,21 +326,19 @@ class MailingAdmin(OwnedAdmin):
         mailings = list(self.get_queryset(request).filter(pk__in=ids))
         if len(mailings) != len(ids):
             raise Http404
-        counts = counts_by_mailing(ids)
+        page = page_cells(mailings, request)
         return JsonResponse({"mailings": {
             str(mailing.pk): {
                 "status": mailing.status,
                 "active": mailing.status == Mailing.Status.ACTIVE,
-                "percent": percent_processed(counts[mailing.pk]),
-                "counts": counts[mailing.pk],
-                "cells": cells(mailing, counts[mailing.pk]),
+                "percent": percent_processed(page[mailing.pk][0]),
+                "counts": page[mailing.pk][0],
+                "cells": page[mailing.pk][1],
             } for mailing in mailings
         }})
 
     def _cells(self, obj):
-        if not hasattr(obj, "massmail_cells"):
-            counts = getattr(obj, "massmail_counts", None) or counts_by_mailing([obj.pk])[obj.pk]
-            obj.massmail_cells = cells(obj, counts)
+        """Set for the page by the change list, and by render_change_form."""
         return obj.massmail_cells
 
     @admin.display(description=_("status"), ordering="status")
@@ -377,13 +378,30 @@ class MailingAdmin(OwnedAdmin):
 @admin.register(Delivery)
 class DeliveryAdmin(ScopedAdmin):  # the mailing owner's and team's (owned.py)
     owner_field = "mailing__owner"
-    list_display = ("email", "mailing", "status", "account", "attempts", "sent_at", "smtp_code",
-                    "skip_reason", "suppressed")
+    list_display = ("email", "recipient_link", "mailing", "status", "account", "attempts",
+                    "attempted_at", "sent_at", "reply", "skip_reason", "suppressed")
     list_filter = ("status", ("account", admin.RelatedOnlyFieldListFilter), "skip_reason",
                    ("mailing", admin.RelatedOnlyFieldListFilter))
     search_fields = ("email",)
-    list_select_related = ("mailing", "account")
+    list_select_related = ("mailing", "account", "recipient")
     actions = ["resend_failed", "resend_unknown"]
+    # The engine's bookkeeping of a batch under way: for superusers (debugging), not managers.
+    LEASE_FIELDS = ("lease_until", "lease_owner")
+
+    def get_changelist(self, request, **kwargs):
+        return DeliveryChangeList
+
+    def get_exclude(self, request, obj=None):
+        exclude = list(super().get_exclude(request, obj) or ())
+        return exclude if request.user.is_superuser else [*exclude, *self.LEASE_FIELDS]
+
+    @admin.display(description=_("recipient"))
+    def recipient_link(self, obj):
+        return getattr(obj, "massmail_recipient", None) or "-"
+
+    @admin.display(description=_("SMTP reply or error"), ordering="smtp_code")
+    def reply(self, obj):
+        return reply_text(obj)
 
     def get_queryset(self, request):
         # Delivery.email is normalised, like Suppression.email: a plain equality.
@@ -420,11 +438,7 @@ class DeliveryAdmin(ScopedAdmin):  # the mailing owner's and team's (owned.py)
 
     @admin.action(description=_("Resend failed deliveries"), permissions=["resend"])
     def resend_failed(self, request, queryset):
-        count = api.resend(queryset.filter(status=Delivery.Status.FAILED))
-        self.message_user(request, ngettext(
-            "%(count)d failed delivery will be sent again while its mailing is active.",
-            "%(count)d failed deliveries will be sent again while their mailings are active.",
-            count) % {"count": count})
+        resend(self, request, queryset.filter(status=Delivery.Status.FAILED))
 
     @admin.action(description=_("Resend unknown deliveries…"), permissions=["resend"])
     def resend_unknown(self, request, queryset):
@@ -432,11 +446,7 @@ class DeliveryAdmin(ScopedAdmin):  # the mailing owner's and team's (owned.py)
         stopped, so the recipient may already have it and would get it twice."""
         unknown = queryset.filter(status=Delivery.Status.UNKNOWN).select_related("mailing")
         if request.POST.get("post") == "yes":
-            count = api.resend(unknown)
-            self.message_user(request, ngettext(
-                "%(count)d delivery of unknown outcome will be sent again.",
-                "%(count)d deliveries of unknown outcome will be sent again.",
-                count) % {"count": count})
+            resend(self, request, unknown)
             return None
         if not unknown.exists():
             self.message_user(request, _("None of the selected deliveries has an unknown outcome."),

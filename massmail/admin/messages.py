@@ -18,6 +18,7 @@ from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -25,6 +26,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from .. import freezing, rendering
+from ..message_size import clip_warning, html_bytes, refuse_above_limit
 from ..models import Attachment, EmailAccount, MassmailSettings, Message, Signature
 from ..recipients import get_sources, merge_field_names
 from ..sending.eligibility import split, usable_accounts
@@ -47,6 +49,17 @@ SAMPLE_VALUES = {
     "email": "ada.lovelace@example.com",
 }
 
+# Test emails are marked, so nobody mistakes one for the real mailing.
+TEST_SUBJECT_PREFIX = "[TEST] "
+
+# The add page goes back to this (same-site) URL after saving: the "Create mailing" page
+# links here when the manager has no message yet.
+RETURN_PARAM = "_massmail_return"
+
+# Recipients a preview offers to be shown as, and the query parameter choosing one.
+PREVIEW_CHOICES = 20
+PREVIEW_AS_PARAM = "preview_as"
+
 # A test send is an interactive request: fail sooner than a batch would.
 TEST_SEND_TIMEOUT = 15
 
@@ -63,34 +76,44 @@ def problems(error):
     return error.messages if isinstance(error, ValidationError) else [str(error)]
 
 
-def first_recipient(owner):
-    """(record, its merge values) of the owner's first eligible record with an address,
-    source by source, or (None, {})."""
+def recipient_choices(owner, limit=None):
+    """[(key, record, its merge values)] of the owner's first eligible records with an
+    address, source by source: whom a preview may be shown as. ``key`` is
+    "<content type id>-<record id>"."""
+    limit = limit or PREVIEW_CHOICES
+    choices = []
     for source in get_sources():
         model = source.get_model()
         records = source.eligible(model._default_manager.filter(**{source.owner_field: owner}))
-        record = (records.exclude(**{source.email_field: ""})
-                  .exclude(**{f"{source.email_field}__isnull": True})
-                  .select_related(*source.select_related).order_by("pk").first())
-        if record is not None:
-            return record, {**source.merge_values(record), "email": source.get_email(record)}
-    return None, {}
+        records = (records.exclude(**{source.email_field: ""})
+                   .exclude(**{f"{source.email_field}__isnull": True})
+                   .select_related(*source.select_related).order_by("pk")[:limit - len(choices)])
+        choices += [(f"{source.content_type.pk}-{record.pk}", record,
+                     {**source.merge_values(record), "email": source.get_email(record)})
+                    for record in records]
+        if len(choices) >= limit:
+            break
+    return choices
 
 
-def sample_context(owner):
-    """(merge context, the record it was taken from or None) for previews and tests.
+def sample_context(owner, chosen=None):
+    """(merge context, the record it was taken from or None, the recipient choices) for
+    previews and tests: the recipient ``chosen`` (a key of ``recipient_choices``), else
+    the owner's first one, else sample values.
 
     ``unsubscribe_url`` is the page recipients land on after unsubscribing: a test email
     has no delivery to unsubscribe, and its link must not suppress the tester.
     """
-    record, values = first_recipient(owner)
+    choices = recipient_choices(owner)
+    key, record, values = next((choice for choice in choices if choice[0] == chosen),
+                               choices[0] if choices else (None, None, None))
     if record is None:
         values = {name: SAMPLE_VALUES.get(name, f"[{name}]") for name in merge_field_names()}
     settings = MassmailSettings.load()
     context = rendering.recipient_context(
-        values, email=values.get("email", ""), unsubscribe_url=settings.unsubscribe_url,
+        values, email=values.get("email", ""), unsubscribe_url=settings.page_after_unsubscribing(),
         postal_address=settings.postal_address)
-    return context, record
+    return context, record, [(choice_key, choice_record) for choice_key, choice_record, _v in choices]
 
 
 def account_for_test(owner_id):
@@ -121,9 +144,10 @@ def send_test(message, user):
         return messages.ERROR, text % {"owner": message.owner}
     try:
         prepared = rendering.prepare(message)
-        context, _record = sample_context(message.owner)
+        context, _record, _choices = sample_context(message.owner)
         data = prepared.build(
-            context, from_email=account.from_email, to_email=user.email,
+            context, from_email=account.from_email, from_name=account.from_name,
+            to_email=user.email, subject_prefix=TEST_SUBJECT_PREFIX,
             message_id=rendering.make_message_id(account.from_email),
             # Messages are owned like mailings, and the list is the owner's.
             list_id=rendering.list_id(message),
@@ -191,8 +215,23 @@ class MessageForm(forms.ModelForm):
         return cleaned
 
 
+class AttachmentFormSet(forms.BaseInlineFormSet):
+    """Refuses uploads that, with the message's HTML, exceed MAX_MESSAGE_BYTES."""
+
+    def clean(self):
+        super().clean()
+        kept = [form for form in self.forms
+                if form.cleaned_data.get("file") and not self._should_delete_form(form)]
+        try:
+            refuse_above_limit(html_bytes(self.instance)
+                               + sum(form.cleaned_data["file"].size for form in kept))
+        except ValidationError as error:
+            raise forms.ValidationError(error.messages) from None
+
+
 class AttachmentInline(admin.TabularInline):
     model = Attachment
+    formset = AttachmentFormSet
     extra = 0
 
     def _changeable(self, obj):
@@ -261,25 +300,44 @@ class MessageAdmin(MergeFieldHelpAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         message = self.get_object(request, unquote(object_id))
         if message is not None and self.has_view_permission(request, message):
-            extra_context = {"preview": self.preview(message), **(extra_context or {})}
+            extra_context = {"preview": self.preview(message, request.GET.get(PREVIEW_AS_PARAM)),
+                             **(extra_context or {})}
+            warning = clip_warning(message)
+            if warning and request.method == "GET":
+                self.message_user(request, warning, messages.WARNING)
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def preview(self, message):
+    def preview(self, message, chosen=None):
         """What the change page shows of the saved version: subject, text part, the URL
-        of the HTML part, and whose values were used; or why it cannot render."""
+        of the HTML part, whose values were used and whom else it may be shown as; or why
+        it cannot render."""
         try:
             prepared = rendering.prepare(message)
         except (ValidationError, OSError) as error:
             return {"errors": problems(error)}
-        context, record = sample_context(message.owner)
+        context, record, choices = sample_context(message.owner, chosen)
         rendered = prepared.render(context)
+        html_url = reverse(f"{self.admin_site.name}:{self.opts.app_label}_message_preview",
+                           args=[message.pk])
+        if chosen:
+            html_url += "?" + urlencode({PREVIEW_AS_PARAM: chosen})
         return {
             "subject": rendered.subject,
             "text": rendered.text,
-            "html_url": reverse(f"{self.admin_site.name}:{self.opts.app_label}_message_preview",
-                                args=[message.pk]),
+            "html_url": html_url,
             "recipient": record,
+            "choices": choices,
         }
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """Back to the page that asked for a new message, when it is one of this site."""
+        back = request.GET.get(RETURN_PARAM)
+        if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
+                                                     require_https=request.is_secure()):
+            self.message_user(request, gettext("The message “%(subject)s” was added.")
+                              % {"subject": obj.subject}, messages.SUCCESS)
+            return HttpResponseRedirect(back)
+        return super().response_add(request, obj, post_url_continue)
 
     def _change_url(self, message):
         return reverse(f"{self.admin_site.name}:{self.opts.app_label}_message_change", args=[message.pk])
@@ -292,7 +350,7 @@ class MessageAdmin(MergeFieldHelpAdmin):
             response = HttpResponse("\n".join(problems(error)),
                                     content_type="text/plain; charset=utf-8")
         else:
-            context, _record = sample_context(message.owner)
+            context, _record, _choices = sample_context(message.owner, request.GET.get(PREVIEW_AS_PARAM))
             response = HttpResponse(prepared.render(context).html,
                                     content_type="text/html; charset=utf-8")
         response["Content-Security-Policy"] = PREVIEW_CSP

@@ -39,15 +39,29 @@ from ..audience import Exclusion
 from ..models import Mailing, Message, Recipient, Suppression
 from ..naming import permission
 from ..recipients import source_for_model
+from .left_out import LEFT_OUT_PARAM, MESSAGE_PARAM, OWNER_PARAM, SELECTION_PARAM, LeftOutFilter
+from .messages import RETURN_PARAM
 from .sites import mailing_url_name, mixin_checks
 from .suppressions import reason_label, suppression_reason
 
 # The confirmation page reads its records from the session when this query parameter
-# names a stored selection, else from the list's filters in the query string.
-SELECTION_PARAM = "_massmail_selection"
+# (SELECTION_PARAM, from left_out) names a stored selection, else from the list's filters
+# in the query string.
 SELECTIONS_KEY = "massmail_selections"
 # Selections kept per session: a few open tabs, never an ever-growing session.
 MAX_SELECTIONS = 10
+
+
+def list_origin(changelist):
+    """The filters and search of a recipient list, in words: ["country: Germany", ...]."""
+    origin = []
+    for spec in changelist.filter_specs:
+        if getattr(spec, "used_parameters", None) and spec.has_output():
+            chosen = [str(choice["display"]) for choice in spec.choices(changelist) if choice["selected"]]
+            origin.append(f"{spec.title}: {', '.join(chosen)}")
+    if changelist.query:
+        origin.append(_("search “%(query)s”") % {"query": changelist.query})
+    return origin
 
 
 class VipFilter(admin.SimpleListFilter):
@@ -215,7 +229,14 @@ class RecipientAdminMixin:
         return (*super().get_list_display(request), "massmail_vip", "massmail_suppressed")
 
     def get_list_filter(self, request):
-        return (*super().get_list_filter(request), VipFilter, SuppressedFilter)
+        return (*super().get_list_filter(request), VipFilter, SuppressedFilter, LeftOutFilter)
+
+    def massmail_selected_ids(self, request, token):
+        """The ids of the stored selection ``token`` of this list, or None."""
+        selection = request.session.get(SELECTIONS_KEY, {}).get(token)
+        if selection is None or selection["model"] != self.opts.label_lower:
+            return None
+        return selection["ids"]
 
     def get_urls(self):
         return [
@@ -263,6 +284,9 @@ class RecipientAdminMixin:
         return reason_label(obj._massmail_suppression)
 
     def _set_vip(self, request, queryset, vip):
+        """Change the VIP flag of the user's own selected records and report exactly what
+        happened: how many changed, how many already were so, how many were refused
+        because another manager owns them (superusers may change any)."""
         source = source_for_model(self.model)
         own = queryset if request.user.is_superuser else queryset.filter(
             **{source.owner_field: request.user}
@@ -273,18 +297,36 @@ class RecipientAdminMixin:
             [Recipient(content_type=content_type, object_id=pk) for pk in ids],
             ignore_conflicts=True,
         )
-        Recipient.objects.filter(content_type=content_type, object_id__in=ids).update(vip=vip)
-        refused = queryset.count() - len(ids)
-        self.message_user(request, ngettext("%(count)d record updated.", "%(count)d records updated.",
-                                            len(ids)) % {"count": len(ids)})
+        changed = Recipient.objects.filter(
+            content_type=content_type, object_id__in=ids).exclude(vip=vip).update(vip=vip)
+        refused = self._massmail_selected_count(request, queryset) - len(ids)
+        if ids:
+            text = (ngettext("%(count)d record is now VIP.",
+                             "%(count)d records are now VIP.", changed) if vip else
+                    ngettext("%(count)d record is no longer VIP.",
+                             "%(count)d records are no longer VIP.", changed))
+            text = text % {"count": changed}
+            if len(ids) > changed:
+                text += " " + ngettext("%(count)d already was.", "%(count)d already were.",
+                                       len(ids) - changed) % {"count": len(ids) - changed}
+            self.message_user(request, text, messages.SUCCESS if changed else messages.INFO)
         if refused:
             self.message_user(
                 request,
-                ngettext("%(count)d record belongs to another manager and was left unchanged.",
-                         "%(count)d records belong to other managers and were left unchanged.",
+                ngettext("%(count)d record was refused: it belongs to another manager.",
+                         "%(count)d records were refused: they belong to other managers.",
                          refused) % {"count": refused},
-                messages.WARNING,
+                messages.WARNING if ids else messages.ERROR,
             )
+
+    @staticmethod
+    def _massmail_selected_count(request, queryset):
+        """How many records the user ticked. A host admin that lists only the user's own
+        records (as it should) leaves the others out of ``queryset``, so the ticked ids
+        are counted; "select all" across pages means the whole (visible) queryset."""
+        if request.POST.get("select_across") == "1":
+            return queryset.count()
+        return len(set(request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)))
 
     @admin.action(description=_("Mark as VIP"), permissions=["massmail"])
     def massmail_mark_vip(self, request, queryset):
@@ -310,15 +352,18 @@ class RecipientAdminMixin:
             self._massmail_url("massmail_create_mailing", urlencode({SELECTION_PARAM: token})))
 
     def _massmail_records(self, request):
-        """The records the page is about: a stored selection, or the list's filters and
-        search applied with the list's own machinery. None when the selection expired."""
+        """(the records the page is about, where they came from in words): a stored
+        selection, or the list's filters and search applied with the list's own
+        machinery. (None, None) when the selection expired."""
         token = request.GET.get(SELECTION_PARAM)
         if token is None:
-            return self.get_changelist_instance(request).queryset
-        selection = request.session.get(SELECTIONS_KEY, {}).get(token)
-        if selection is None or selection["model"] != self.opts.label_lower:
-            return None
-        return self.get_queryset(request).filter(pk__in=selection["ids"])
+            changelist = self.get_changelist_instance(request)
+            return changelist.queryset, list_origin(changelist)
+        ids = self.massmail_selected_ids(request, token)
+        if ids is None:
+            return None, None
+        return self.get_queryset(request).filter(pk__in=ids), [ngettext(
+            "%(count)d selected record", "%(count)d selected records", len(ids)) % {"count": len(ids)}]
 
     def _massmail_initial_owner(self, request, records):
         """For a superuser, the manager owning most of the records; else the user."""
@@ -330,6 +375,31 @@ class RecipientAdminMixin:
             .order_by("-n").values_list(owner_field, flat=True).first()
         )
         return get_user_model().objects.filter(pk=owner_id, is_staff=True).first() or request.user
+
+    def _massmail_left_out_url(self, request, owner, options):
+        """A function of a reason giving the list URL that shows the records left out for
+        it (see left_out.py): the page's own filters, search or selection, plus the reason."""
+        base = reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_changelist")
+        query = request.GET.copy()
+        if owner is not None:
+            query[OWNER_PARAM] = owner.pk
+        if options.get("skip_already_received") and options.get("message"):
+            query[MESSAGE_PARAM] = options["message"].pk
+
+        def url(reason):
+            query[LEFT_OUT_PARAM] = reason
+            return f"{base}?{query.urlencode()}"
+        return url
+
+    def _massmail_add_message_url(self, request, form):
+        """When the user has no message to pick: the message add page, which comes back
+        here after saving (MessageAdmin honours RETURN_PARAM)."""
+        if form.fields["message"].queryset.exists():
+            return None
+        if not self.admin_site.is_registered(Message):
+            return None
+        add = reverse(f"{self.admin_site.name}:{Message._meta.app_label}_message_add")
+        return f"{add}?{urlencode({RETURN_PARAM: request.get_full_path()})}"
 
     def massmail_create_mailing_view(self, request):
         """The confirmation page: counts by reason, message, name, options; then create.
@@ -343,7 +413,7 @@ class RecipientAdminMixin:
         changelist_url = reverse(
             f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_changelist")
         try:
-            records = self._massmail_records(request)
+            records, origin = self._massmail_records(request)
         except IncorrectLookupParameters:
             return HttpResponseRedirect(changelist_url + "?e=1")
         if records is None:
@@ -382,6 +452,7 @@ class RecipientAdminMixin:
         count, excluded = (0, {}) if owner is None else api.count_recipients(
             owner=owner, recipients=[records], message=options.get("message"),
             skip_already_received=options.get("skip_already_received", False))
+        left_out_url = self._massmail_left_out_url(request, owner, options)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -389,8 +460,10 @@ class RecipientAdminMixin:
             "subtitle": capfirst(self.opts.verbose_name_plural),
             "form": form,
             "count": count,
-            "excluded": [(Exclusion.LABELS[reason], excluded[reason])
+            "excluded": [(Exclusion.LABELS[reason], excluded[reason], left_out_url(reason))
                          for reason in Exclusion.LABELS if excluded.get(reason)],
+            "origin": origin or [_("all records")],
+            "add_message_url": self._massmail_add_message_url(request, form),
             "records": count + sum(excluded.values()),
             "changelist_url": changelist_url,
             "media": self.media + form.media,

@@ -356,7 +356,7 @@ class _Sender:
     def build(self, target, now):
         """(target, Message-ID, the email's bytes) for one recipient."""
         delivery = target.delivery
-        url = unsubscribe_url(delivery.pk)
+        url = unsubscribe_url(delivery.pk, delivery.email, self.mailing.pk)
         context = rendering.recipient_context(
             target.values, email=delivery.email, unsubscribe_url=url,
             postal_address=self.settings.postal_address)
@@ -364,6 +364,7 @@ class _Sender:
         data = self.prepared.build(
             context, from_email=self.account.from_email, to_email=delivery.email,
             message_id=message_id, list_id=self.list_id, unsubscribe_url=url, date=now,
+            from_name=self.account.from_name,
         )
         return target, message_id, data
 

@@ -9,6 +9,8 @@ never holds a small one back by more than one batch.
 import logging
 import threading
 
+from django.db import close_old_connections
+
 from .batch import send_batch
 from .dispatch import dispatch
 
@@ -34,8 +36,12 @@ def run_round(on_batch=None):
 
 def run(*, once=False, forever=False, interval=5.0, on_batch=None, stop=None):
     """Run rounds: one (once), until a round changes nothing (default), or until ``stop``
-    (a threading.Event) is set (forever). Forever, an error in one round is logged with
-    its traceback and the next round goes on."""
+    (a threading.Event) is set (forever).
+
+    Forever means forever: an exception in one round (a database that went away, a bug)
+    is logged and the loop goes on after ``interval``, so `make run`'s engine thread
+    never dies for good. The other modes raise it to their caller.
+    """
     stop = stop or threading.Event()
     while not stop.is_set():
         try:
@@ -43,7 +49,9 @@ def run(*, once=False, forever=False, interval=5.0, on_batch=None, stop=None):
         except Exception:
             if not forever:
                 raise
-            log.exception("A round of the engine failed; the next one goes on.")
+            log.exception("A round of the in-process engine failed; trying again in %s s.",
+                          interval)
+            close_old_connections()  # a broken connection is replaced in the next round
             progress = False
         if once or (not forever and not progress):
             return

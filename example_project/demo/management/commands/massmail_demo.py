@@ -52,6 +52,10 @@ class Command(BaseCommand):
         run(on_batch=lambda *_: self.progress(mailings, total))
         self.stdout.write("")
         self.summary(mailings, server, time.monotonic() - started)
+        # `make run` uses this database too: point the accounts at the SMTP server it starts.
+        seed.create_accounts(managers, "127.0.0.1", seed.RUN_SMTP_PORT)
+        self.stdout.write("\n`make run` shows these mailings in the admin: "
+                          "http://127.0.0.1:8000/admin/ (anna/anna, ben/ben, admin/admin).")
 
     def progress(self, mailings, total):
         finished = Delivery.objects.filter(mailing__in=mailings).exclude(

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from example_project.demo import seed
 from example_project.demo.smtp import DemoSMTPServer
 from massmail.sending.runner import run
 
@@ -15,7 +16,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000")
-        parser.add_argument("--smtp-port", type=int, default=1025)
+        parser.add_argument("--smtp-port", type=int, default=seed.RUN_SMTP_PORT)
 
     def handle(self, *args, addr, smtp_port, **options):
         call_command("massmail_demo_users", smtp_port=smtp_port)
