@@ -243,7 +243,6 @@ def test_header_values_with_line_breaks_are_refused(header, bad):
 @pytest.mark.parametrize(("header", "bad"), [
     ("from_email", "sales"),  # no "@"
     ("from_email", "sales@sender.example\x00"),
-    ("to_email", "jörg@example.org"),  # a non-ASCII local part cannot be written
     ("to_email", "ann@example.org\tx"),
     ("message_id", "<ü@sender.example>"),
     ("list_id", '"Neuigkeiten für Sie" <mailing-1.localhost>'),
@@ -252,6 +251,12 @@ def test_header_values_with_line_breaks_are_refused(header, bad):
 def test_header_values_that_cannot_be_written_are_refused(header, bad):
     with pytest.raises(ValueError, match=re.escape(repr(bad))):
         build(rendering.prepare(MessageFactory()), **{header: bad})
+
+
+@pytest.mark.django_db
+def test_a_non_ascii_local_part_is_written_in_utf8_for_smtputf8():
+    data = build(rendering.prepare(MessageFactory()), to_email="jörg@exämple.org")
+    assert "To: jörg@xn--exmple-cua.org\r\n".encode() in data
 
 
 @pytest.mark.django_db
