@@ -39,6 +39,16 @@ DEFAULTS = {
     # Trigger a dispatch through Celery right after a mailing is activated. Turn off
     # when no broker runs and `massmail_send --forever` does the sending.
     "DISPATCH_ON_ACTIVATE": True,
+    # Click tracking (messages with "Track link clicks"): a click this many seconds or
+    # less after the email was sent is a machine's (mail gateways scan on arrival).
+    "CLICK_MIN_SECONDS": 10,
+    # This many different links of one email followed within CLICK_BURST_SECONDS are
+    # a scanner's, not a person's.
+    "CLICK_BURST_LINKS": 3,
+    "CLICK_BURST_SECONDS": 2,
+    # Clicks of an email this many seconds around the hidden honeypot link's are the
+    # same scanner's visit.
+    "CLICK_HONEYPOT_SECONDS": 60,
 }
 
 

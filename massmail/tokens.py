@@ -14,14 +14,15 @@ from .conf import conf
 SALT = "massmail.unsubscribe"
 
 
-def make_token(delivery_id):
-    """``<id>:<signature>``: a plain Signer, made once per email, so no timestamp or JSON."""
-    return signing.Signer(salt=SALT).sign(str(delivery_id))
+def make_token(delivery_id, salt=SALT):
+    """``<id>:<signature>``: a plain Signer, made once per email, so no timestamp or JSON.
+    Another ``salt`` signs for another purpose (click tracking)."""
+    return signing.Signer(salt=salt).sign(str(delivery_id))
 
 
-def read_token(token):
+def read_token(token, salt=SALT):
     """The delivery id of ``token``; ``signing.BadSignature`` when forged or damaged."""
-    value = signing.Signer(salt=SALT).unsign(token)
+    value = signing.Signer(salt=salt).unsign(token)
     if not (value.isascii() and value.isdigit()):
         raise signing.BadSignature("Token does not name a delivery.")
     return int(value)
