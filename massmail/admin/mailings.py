@@ -35,6 +35,7 @@ from ..recipients import get_sources, source_for_content_type
 from ..sending.control import OPEN_STATUSES, activation_warnings, counts_by_mailing
 from .messages import problems
 from .owned import OwnedAdmin
+from .reports import OutcomeFilter, ReportsMixin
 from .suppressions import reason_label, suppression_reason
 
 # The statuses a manager may choose, from each status. "done" is the engine's to set.
@@ -190,7 +191,7 @@ class MailingChangeList(ChangeList):
 
 
 @admin.register(Mailing)
-class MailingAdmin(OwnedAdmin):
+class MailingAdmin(ReportsMixin, OwnedAdmin):
     form = MailingForm
     list_display = ("__str__", "status_cell", "progress_cell", "sent_24h_cell", "why_cell",
                     "deliveries_link", "created_at")
@@ -377,7 +378,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_display = ("email", "mailing", "status", "account", "attempts", "sent_at", "smtp_code",
                     "skip_reason", "suppressed")
     list_filter = ("status", ("account", admin.RelatedOnlyFieldListFilter), "skip_reason",
-                   ("mailing", admin.RelatedOnlyFieldListFilter))
+                   ("mailing", admin.RelatedOnlyFieldListFilter), OutcomeFilter)
     search_fields = ("email",)
     list_select_related = ("mailing", "account")
     actions = ["resend_failed", "resend_unknown"]
