@@ -23,6 +23,8 @@ WIDTH, HEIGHT = 760, 280
 LEFT, RIGHT, TOP, BOTTOM = 52, 12, 16, 44
 # At most this many x labels, so they never overlap; the table has them all.
 MAX_X_LABELS = 12
+# A few wide bars would look like a wall: bars are at most this wide.
+MAX_BAR_WIDTH = 48
 _ids = count(1)
 
 
@@ -110,9 +112,11 @@ class _Plot:
         return TOP + self.height - (value or 0) * self.height / self.top
 
     def grid(self, unit):
+        # 1 and 5 times a power of ten divide by five, 2 times one by four.
+        steps = 4 if str(self.top).startswith("2") else 5
         lines = []
-        for step in range(5):
-            value = self.top * step / 4
+        for step in range(steps + 1):
+            value = self.top * step / steps
             y = round(self.y(value), 1)
             label = f"{value:g}{unit}"
             lines.append((LEFT, y, LEFT + self.width, y, LEFT - 6, y + 4, label))
@@ -128,11 +132,12 @@ class _Plot:
              for index, label in enumerate(categories) if index % every == 0))
 
     def bars(self, series, index, of):
-        width = self.slot * 0.8 / of
+        width = min(self.slot * 0.8 / of, MAX_BAR_WIDTH)
+        margin = (self.slot - width * of) / 2
         return format_html_join(
             "", '<rect class="massmail-series-{}" x="{}" y="{}" width="{}" height="{}">'
             "<title>{}: {}</title></rect>",
-            ((index, round(LEFT + position * self.slot + self.slot * 0.1 + index * width, 1),
+            ((index, round(LEFT + position * self.slot + margin + index * width, 1),
               round(self.y(value), 1), round(max(width - 1, 1), 1),
               round(TOP + self.height - self.y(value), 1), series.label, value or 0)
              for position, value in enumerate(series.values)))

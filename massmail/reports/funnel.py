@@ -123,12 +123,13 @@ def funnel(mailing, delivery_list_url):
     out; the main steps are always shown."""
     counts = counts_of(mailing.deliveries.all())
     percent = rates(counts)
-    figures = [Figure("total", _("recipients at creation"), counts["total"], None,
+    figures = [Figure("total", capfirst(_("recipients at creation")), counts["total"], None,
                       delivery_list_url(""))]
     for reason, number in sorted(mailing.excluded.items(), key=lambda item: -item[1]):
         label = _("left out at creation: %(reason)s") % {
             "reason": Exclusion.LABELS.get(reason, reason)}
-        figures.append(Figure(f"excluded_{reason}", label, number, None, None, nested=True))
+        figures.append(Figure(f"excluded_{reason}", capfirst(label), number, None, None,
+                              nested=True))
     always = {"sent", "delivered", "failed", "skipped", "unsubscribed", "replied", "clicked"}
     for key, (label, _condition) in OUTCOMES.items():
         if counts[key] or key in always:
