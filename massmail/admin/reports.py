@@ -137,9 +137,8 @@ class ReportsMixin:
     def overview_view(self, request):
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
-        days = int(request.GET.get("days", PERIODS[0])) if request.GET.get(
-            "days", "").isdigit() else PERIODS[0]
-        days = days if days in PERIODS else PERIODS[0]
+        days = request.GET.get("days")
+        days = int(days) if days in {str(period) for period in PERIODS} else PERIODS[0]
         now = timezone.now()
         mailings = list(self.get_queryset(request).filter(
             created_at__gte=now - datetime.timedelta(days=max(PERIODS)))
