@@ -14,8 +14,9 @@ Run it from the repository root:
                                signed per-recipient redirects, plus the honeypot)
 
 It never touches your data. On PostgreSQL (``DATABASE_URL`` set) it drops and creates a
-database named ``massmail_benchmark`` on that server; otherwise it uses a fresh SQLite
-file ``var/benchmark.sqlite3``. Either is migrated first and removed at the end.
+database named ``massmail_benchmark`` (or ``$MASSMAIL_BENCHMARK_DATABASE``) on that
+server; otherwise it uses a fresh SQLite file ``var/benchmark.sqlite3``. Either is
+migrated first and removed at the end.
 
 What it measures, all against the same local SMTP sink (Postfix's ``smtp-sink`` when
 installed, else ``benchmarks/sink.py``), which accepts and discards everything:
@@ -60,7 +61,9 @@ from urllib.parse import urlparse, urlunparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-BENCHMARK_DATABASE = "massmail_benchmark"
+# Another name lets two benchmarks share one PostgreSQL server without dropping each
+# other's database.
+BENCHMARK_DATABASE = os.environ.get("MASSMAIL_BENCHMARK_DATABASE", "massmail_benchmark")
 SQLITE_PATH = ROOT / "var" / "benchmark.sqlite3"
 SMTP_SINK = "/usr/sbin/smtp-sink"
 MANAGER = "bench-manager"
