@@ -117,10 +117,10 @@ class Figure:
 
 
 def funnel(mailing, delivery_list_url):
-    """The figures of ``mailing``'s report, in order. ``delivery_list_url(query)`` turns a
-    query string into the URL of the delivery list filtered to this mailing and query.
-    Figures that are zero and say nothing (a skip reason that never happened) are left
-    out; the main steps are always shown."""
+    """(figures in order, counts) of ``mailing``'s report. ``delivery_list_url(query)``
+    turns a query string into the URL of the delivery list filtered to this mailing and
+    query. Figures that are zero and say nothing (a skip reason that never happened) are
+    left out; the main steps are always shown."""
     counts = counts_of(mailing.deliveries.all())
     percent = rates(counts)
     figures = [Figure("total", capfirst(_("recipients at creation")), counts["total"], None,
