@@ -5,7 +5,8 @@ a prefetch, the hidden honeypot link).
 
 The manager opens the report from the mailing list, sees the funnel, the chart of sends
 and clicks and the link table, then the overview. The pages must load nothing from
-outside the live server (no CDN: it works offline). Screenshots go to var/screenshots/.
+outside the live server (no CDN: it works offline), and the report must run under a
+strict Content-Security-Policy without a violation. Screenshots go to var/screenshots/.
 """
 
 import datetime
@@ -34,6 +35,8 @@ PERSON = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KH
 # Gateways pretend to be browsers; what gives them away is when and how they click.
 SCANNER = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
            "Chrome/120.0.0.0 Safari/537.36")
+STRICT_CSP = ("default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
+              "font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'")
 CONTENT = (
     "<html><body><p>Hello {{ first_name }},</p>"
     '<p>See <a href="{site}/static/massmail/reports.css?utm_source=news&amp;utm_medium=email">'
@@ -103,6 +106,12 @@ def simulate_clicks(mailing, links):
     unsubscribe(deliveries[6].email, mailing=mailing, channel="page")
 
 
+def with_strict_csp(route):
+    response = route.fetch()
+    route.fulfill(response=response,
+                  headers={**response.headers, "content-security-policy": STRICT_CSP})
+
+
 def test_report_and_overview_with_real_charts(live_server, browser, sent_mailing,  # noqa: F811
                                               smtp_server):
     from playwright.sync_api import expect
@@ -123,6 +132,12 @@ def test_report_and_overview_with_real_charts(live_server, browser, sent_mailing
     page.fill("#id_password", "anna-pw")
     page.click("input[type=submit]")
 
+    # The report must work under a strict Content-Security-Policy: nothing inline, nothing
+    # from elsewhere. The live server sends none, so the browser is given one.
+    violations = []
+    page.on("console", lambda message: "Content Security Policy" in message.text
+            and violations.append(message.text))
+    page.route(re.compile(r".*/report/$"), with_strict_csp)
     page.get_by_role("link", name="Report", exact=True).click()
     expect(page.locator("h1")).to_contain_text("Autumn offer")
     funnel = page.locator("#massmail-funnel")
@@ -140,6 +155,7 @@ def test_report_and_overview_with_real_charts(live_server, browser, sent_mailing
     page.locator(".massmail-chart-data summary").click()
     expect(page.locator(".massmail-chart-data table")).to_be_visible()
     page.screenshot(path=SCREENSHOTS / "mailing-report.png", full_page=True)
+    assert violations == []
 
     # The figure opens the deliveries behind it.
     with page.expect_navigation():
