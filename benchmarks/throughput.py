@@ -10,10 +10,13 @@ Run it from the repository root:
              --sink python     use benchmarks/sink.py even when smtp-sink is installed
              --profile FILE    also run the N-email engine run once more under cProfile,
                                write the stats to FILE and print the top costs
+             --track-clicks    the newsletter tracks link clicks (its 15 links become
+                               signed per-recipient redirects, plus the honeypot)
 
 It never touches your data. On PostgreSQL (``DATABASE_URL`` set) it drops and creates a
-database named ``massmail_benchmark`` on that server; otherwise it uses a fresh SQLite
-file ``var/benchmark.sqlite3``. Either is migrated first and removed at the end.
+database named ``massmail_benchmark`` (or ``$MASSMAIL_BENCHMARK_DATABASE``) on that
+server; otherwise it uses a fresh SQLite file ``var/benchmark.sqlite3``. Either is
+migrated first and removed at the end.
 
 What it measures, all against the same local SMTP sink (Postfix's ``smtp-sink`` when
 installed, else ``benchmarks/sink.py``), which accepts and discards everything:
@@ -58,7 +61,9 @@ from urllib.parse import urlparse, urlunparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-BENCHMARK_DATABASE = "massmail_benchmark"
+# Another name lets two benchmarks share one PostgreSQL server without dropping each
+# other's database.
+BENCHMARK_DATABASE = os.environ.get("MASSMAIL_BENCHMARK_DATABASE", "massmail_benchmark")
 SQLITE_PATH = ROOT / "var" / "benchmark.sqlite3"
 SMTP_SINK = "/usr/sbin/smtp-sink"
 MANAGER = "bench-manager"
@@ -88,6 +93,8 @@ def parse_args():
                         help="auto: Postfix smtp-sink when installed; python: benchmarks/sink.py")
     parser.add_argument("--profile", metavar="FILE",
                         help="profile one more engine run of N emails with cProfile")
+    parser.add_argument("--track-clicks", action="store_true",
+                        help="send a message with click tracking on (Message.track_clicks)")
     parser.add_argument("--engine-run", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.memory_sizes = [int(size) for size in args.memory_sizes.split(",") if size.strip()]
@@ -412,7 +419,7 @@ def seed_contacts(user, size):
         ])
 
 
-def seed(size, port, daily_limit):
+def seed(size, port, daily_limit, track_clicks=False):
     """Fresh data: ``size`` contacts, the account at the sink, an active mailing."""
     from example_project.crm.models import Contact
     from massmail import api
@@ -423,7 +430,7 @@ def seed(size, port, daily_limit):
     seed_contacts(user, size)
     message = Message.objects.create(
         owner=user, subject='{{ first_name }}, the quarterly news for {{ company|default:"you" }}',
-        content=newsletter_html())
+        content=newsletter_html(), track_clicks=track_clicks)
     started = time.perf_counter()
     mailing = api.create_mailing(owner=user, message=message,
                                  recipients=[Contact.objects.filter(owner=user)])
@@ -445,7 +452,10 @@ def analyze():
 # --- rendering and raw SMTP ---------------------------------------------------------
 
 def sample_context(index):
+    from massmail.tracking.tokens import DELIVERY_KEY
+
     return {
+        DELIVERY_KEY: index,  # signs the tracked links, as the engine's context does
         "first_name": FIRST_NAMES[index % len(FIRST_NAMES)],
         "last_name": LAST_NAMES[index % len(LAST_NAMES)],
         "full_name": f"{FIRST_NAMES[index % len(FIRST_NAMES)]} {LAST_NAMES[index % len(LAST_NAMES)]}",
@@ -517,7 +527,7 @@ def throughput(args, port):
     load_start = load_average()
     rounds = []
     for _ in range(args.repeat):
-        mailing = seed(args.n, port, daily_limit(args))
+        mailing = seed(args.n, port, daily_limit(args), args.track_clicks)
         engine = run_engine_subprocess()
         prepared = rendering.prepare(mailing.message)
         data = build(prepared, 0)
@@ -541,7 +551,7 @@ def memory(args, port):
     """{size: engine result} of one engine subprocess per recipient count."""
     results = {}
     for size in args.memory_sizes:
-        mailing = seed(size, port, daily_limit(args))
+        mailing = seed(size, port, daily_limit(args), args.track_clicks)
         results[size] = run_engine_subprocess()
         results[size]["expected"] = size
         results[size]["create_seconds"] = mailing.create_seconds
@@ -549,7 +559,7 @@ def memory(args, port):
 
 
 def profile(args, port, path):
-    seed(args.n, port, daily_limit(args))
+    seed(args.n, port, daily_limit(args), args.track_clicks)
     run_engine_subprocess(profile_path=path)
     import pstats
 
@@ -579,6 +589,7 @@ def report(sink_name, database, args, result, memory_results):
     print(f"  load average       {result['load_start']} at the start, {load_average()} at the end "
           f"(1/5/15 min, {os.cpu_count()} CPUs; other work on the machine skews rates)")
     print(f"  N                  {args.n:,} emails, {args.repeat} rounds of engine then raw")
+    print(f"  click tracking     {'on' if args.track_clicks else 'off'}")
     print(f"  message size       {result['size']:,} bytes per email "
           f"(HTML {result['html_chars']:,} characters as written, "
           f"{result['inlined_chars']:,} after CSS inlining)")

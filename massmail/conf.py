@@ -72,6 +72,16 @@ DEFAULTS = {
     # Largest message (HTML content and signature plus attachments, in bytes) that may be
     # saved or sent; every recipient gets all of it.
     "MAX_MESSAGE_BYTES": 10 * 1024 * 1024,
+    # Click tracking (messages with "Track link clicks"): a click this many seconds or
+    # less after the email was sent is a machine's (mail gateways scan on arrival).
+    "CLICK_MIN_SECONDS": 10,
+    # This many different links of one email followed within CLICK_BURST_SECONDS are
+    # a scanner's, not a person's.
+    "CLICK_BURST_LINKS": 3,
+    "CLICK_BURST_SECONDS": 2,
+    # Clicks of an email this many seconds around the hidden honeypot link's are the
+    # same scanner's visit.
+    "CLICK_HONEYPOT_SECONDS": 60,
 }
 
 

@@ -599,3 +599,68 @@ class MassmailSettings(models.Model):
         if self.unsubscribe_url:
             return self.unsubscribe_url
         return conf.SITE_URL.rstrip("/") + reverse("massmail:unsubscribed")
+
+class TrackedLink(models.Model):
+    """One link of one message version whose clicks are counted (DESIGN 12).
+
+    Rows are written once per message version when the message is prepared for sending;
+    the redirect only ever answers with ``url`` of a row, so it is never an open redirect.
+    """
+
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="tracked_links", verbose_name=_("message"),
+    )
+    # SHA-256 of the HTML (content and signature) the links were taken from.
+    version = models.CharField(_("message version"), max_length=64)
+    position = models.PositiveIntegerField(_("position"))
+    url = models.TextField(_("URL"))
+    # The hidden link no person sees: whoever follows it is a machine.
+    honeypot = models.BooleanField(_("honeypot"), default=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tracked link")
+        verbose_name_plural = _("tracked links")
+        ordering = ["message_id", "version", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "version", "position"],
+                                    name="massmail_one_link_per_position"),
+        ]
+
+    def __str__(self):
+        return self.url
+
+
+class Click(models.Model):
+    """One followed tracked link, with a human or machine verdict. No IP address or user
+    agent is stored: only the verdict and a coarse reason."""
+
+    class Reason(models.TextChoices):
+        HUMAN = "", _("human")
+        PREFETCH = "prefetch", _("HEAD or prefetch request")
+        TOO_SOON = "too_soon", _("too soon after sending")
+        HONEYPOT = "honeypot", _("hidden link followed")
+        BURST = "burst", _("many links at once")
+        CRAWLER = "crawler", _("crawler user agent")
+
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, related_name="clicks", verbose_name=_("delivery"),
+    )
+    link = models.ForeignKey(
+        TrackedLink, on_delete=models.CASCADE, related_name="clicks", verbose_name=_("link"),
+    )
+    clicked_at = models.DateTimeField(_("clicked"), default=timezone.now)
+    human = models.BooleanField(_("human"))
+    reason = models.CharField(_("machine because"), max_length=10, choices=Reason.choices,
+                              blank=True)
+
+    class Meta:
+        verbose_name = _("click")
+        verbose_name_plural = _("clicks")
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["delivery", "clicked_at"], name="massmail_click_delivery_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.link} ({self.clicked_at:%Y-%m-%d %H:%M})"

@@ -52,6 +52,8 @@ from .merge_fields import (
     validate_template,
 )
 from .message_size import html_bytes, refuse_above_limit
+from .tracking.links import LinkTracker, version_of
+from .tracking.tokens import CLICK_TOKEN, DELIVERY_KEY
 
 __all__ = [
     "PreparedMessage", "Rendered", "html_to_text", "inline_css", "list_id", "make_message_id",
@@ -270,14 +272,16 @@ def _mailbox(name, display_name, address):
     return f"{_phrase(display_name)} <{address}>" if display_name.strip() else address
 
 
-def recipient_context(values, *, email, unsubscribe_url, postal_address):
+def recipient_context(values, *, email, unsubscribe_url, postal_address, delivery_id=None):
     """The merge context of one email: the record's merge values and the built-in fields.
 
     The engine, the mailing preview and the test send all build it here, so that what a
-    manager previews is what a recipient gets.
+    manager previews is what a recipient gets. ``delivery_id`` (only the engine gives
+    it) signs the tracked links of a message that tracks clicks; without it they lead
+    to the right place and count nothing.
     """
     return {**values, "email": email, "unsubscribe_url": unsubscribe_url,
-            "postal_address": postal_address}
+            "postal_address": postal_address, DELIVERY_KEY: delivery_id}
 
 
 def make_message_id(from_email):
@@ -408,14 +412,20 @@ class PreparedMessage:
     skeleton as bytes.
     """
 
-    def __init__(self, subject, content, signature="", attachments=()):
-        """``attachments``: (filename, bytes) pairs. Raises ValidationError for bad merge
-        fields (callers normally validated the message already)."""
+    def __init__(self, subject, content, signature="", attachments=(), tracker=None):
+        """``attachments``: (filename, bytes) pairs; ``tracker``: a
+        ``tracking.links.LinkTracker`` when the message tracks clicks (its links are
+        rewritten in the HTML part only). Raises ValidationError for bad merge fields
+        (callers normally validated the message already)."""
         self.subject = compile_template(subject)
         placeholders = _Placeholders()
         inlined = inline_css(placeholders.protect(parse(_with_signature(content, signature))))
-        self.html = placeholders.restore(inlined if inlined.endswith("\n") else inlined + "\n")
         text = html_to_text(inlined)
+        html_part = inlined
+        if tracker is not None:
+            html_part = tracker.rewrite(inlined, placeholders.placeholder(CLICK_TOKEN),
+                                        placeholders.pattern.search)
+        self.html = placeholders.restore(html_part if html_part.endswith("\n") else html_part + "\n")
         links = [placeholders.placeholder(f) for f in placeholders.fields if f.name == UNSUBSCRIBE_FIELD]
         if links and not any(link in text for link in links):
             # The link was only where text cannot show it (an image, a style): keep it.
@@ -485,7 +495,8 @@ _cache_lock = threading.Lock()
 
 def prepare(message):
     """The PreparedMessage of ``message``'s current version, built at most once per
-    process and version.
+    process and version. With click tracking on, that is also when the version's links
+    are registered and rewritten (tracking/links.py).
 
     The key is the message (pk, updated_at, subject, content), its signature (pk,
     updated_at, content) and its attachments (pk, file name): an edit invalidates the
@@ -494,10 +505,12 @@ def prepare(message):
     """
     signature = message.signature if message.signature_id else None
     attachments = list(message.attachments.all()) if message.pk else []
+    tracked = bool(message.pk and message.track_clicks)
     key = (
         message.pk, message.updated_at, message.subject, message.content,
         signature and (signature.pk, signature.updated_at, signature.content),
         tuple((attachment.pk, attachment.file.name) for attachment in attachments),
+        tracked and conf.SITE_URL,
     )
     with _cache_lock:
         prepared = _cache.get(key)
@@ -510,6 +523,8 @@ def prepare(message):
     prepared = PreparedMessage(
         message.subject, message.content, signature.content if signature else "",
         [(str(attachment), _read(attachment.file)) for attachment in attachments],
+        tracker=LinkTracker(message, version_of(message, signature and signature.content))
+        if tracked else None,
     )
     with _cache_lock:
         _cache[key] = prepared

@@ -2,11 +2,12 @@
 
 massmail gives that group its own permissions only: it cannot know the host's recipient
 models statically, and a host may well give its managers CRM access through groups of
-its own (then named in MASSMAIL["MANAGER_GROUPS"], and left alone here). So the host grants them, as this example does after every
-``migrate``: view and change on Company, Contact and Lead. A manager put in the group (the
-demo's anna and ben) can then walk the whole path, from the contact list to a sent
-mailing, without any permission granted by hand. Which records they see is decided by
-ownership in ``admin.py``, not by these permissions.
+its own (then named in MASSMAIL["MANAGER_GROUPS"], and left alone here). So the host
+grants them, as this example does after every ``migrate``: view and change on Company,
+Contact and Lead. A manager put in the group (the demo's anna and ben) can then walk
+the whole path, from the contact list to a sent mailing, without any permission granted
+by hand. Which records they see is decided by ownership in ``admin.py``, not by these
+permissions.
 """
 
 from django.contrib.auth.management import create_permissions

@@ -40,6 +40,7 @@ from .delivery_rows import DeliveryChangeList, reply_text, resend
 from .mailing_status import page_reasons, percent_processed, progress_counts, progress_html, status_html
 from .messages import problems
 from .owned import OwnedAdmin, ScopedAdmin
+from .reports import OutcomeFilter, ReportsMixin
 from .suppressions import reason_label, suppression_reason
 
 # The statuses a manager may choose, from each status. "done" is the engine's to set.
@@ -193,7 +194,7 @@ class MailingChangeList(ChangeList):
 
 
 @admin.register(Mailing)
-class MailingAdmin(OwnedAdmin):
+class MailingAdmin(ReportsMixin, OwnedAdmin):
     team_visible = True  # team leads view their team's mailings (owned.py)
     form = MailingForm
     list_display = ("__str__", "status_cell", "progress_cell", "sent_24h_cell", "why_cell",
@@ -381,7 +382,7 @@ class DeliveryAdmin(ScopedAdmin):  # the mailing owner's and team's (owned.py)
     list_display = ("email", "recipient_link", "mailing", "status", "account", "attempts",
                     "attempted_at", "sent_at", "reply", "skip_reason", "suppressed")
     list_filter = ("status", ("account", admin.RelatedOnlyFieldListFilter), "skip_reason",
-                   ("mailing", admin.RelatedOnlyFieldListFilter))
+                   ("mailing", admin.RelatedOnlyFieldListFilter), OutcomeFilter)
     search_fields = ("email",)
     list_select_related = ("mailing", "account", "recipient")
     actions = ["resend_failed", "resend_unknown"]

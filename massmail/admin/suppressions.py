@@ -6,8 +6,6 @@ suppressed, and why, on the recipient lists and on the delivery rows, through
 ``suppression_reason`` below.
 """
 
-import csv
-
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -20,13 +18,12 @@ from django.utils.translation import gettext_lazy as _
 
 from ..addresses import normalise_email
 from ..models import Suppression
+from ..spreadsheets import csv_lines
 
 # CSV columns: stable identifiers rather than translated labels, so the file can be
 # imported elsewhere whatever the exporting user's language.
 CSV_HEADER = ("email", "reason", "channel", "mailing_id", "mailing_name", "note", "created_at")
 CSV_FIELDS = ("email", "reason", "channel", "mailing_id", "mailing__name", "note", "created_at")
-# A spreadsheet runs a cell that starts with one of these as a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def suppression_reason(email):
@@ -40,35 +37,11 @@ def reason_label(value):
     return Suppression.Reason(value).label if value else None
 
 
-class _Echo:
-    """A file for csv.writer that hands each line back instead of storing it."""
-
-    def write(self, value):
-        return value
-
-
-def _cell(value):
-    """A CSV cell: datetimes in ISO 8601, text defused against spreadsheet formulas."""
-    if value is None:
-        return ""
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
 def csv_response(queryset):
     """Stream ``queryset`` as CSV: rows are fetched in chunks as the client reads, so a
     list of millions of addresses never sits in memory."""
-    writer = csv.writer(_Echo())
-
-    def lines():
-        yield writer.writerow(CSV_HEADER)
-        for row in queryset.values_list(*CSV_FIELDS).iterator(chunk_size=2000):
-            yield writer.writerow([_cell(value) for value in row])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    rows = queryset.values_list(*CSV_FIELDS).iterator(chunk_size=2000)
+    response = StreamingHttpResponse(csv_lines(CSV_HEADER, rows), content_type="text/csv; charset=utf-8")
     filename = f"suppressed-addresses-{timezone.localdate():%Y-%m-%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

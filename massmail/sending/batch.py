@@ -359,7 +359,7 @@ class _Sender:
         url = unsubscribe_url(delivery.pk, delivery.email, self.mailing.pk)
         context = rendering.recipient_context(
             target.values, email=delivery.email, unsubscribe_url=url,
-            postal_address=self.settings.postal_address)
+            postal_address=self.settings.postal_address, delivery_id=delivery.pk)
         message_id = rendering.make_message_id(self.account.from_email)
         data = self.prepared.build(
             context, from_email=self.account.from_email, to_email=delivery.email,
