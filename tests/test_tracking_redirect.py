@@ -113,7 +113,7 @@ def test_unknown_link_id_is_404_and_records_nothing(client, delivery, links):
 def test_forged_tokens_still_redirect_and_record_nothing(client, delivery, links, token, signals):
     if token == "unsubscribe-token":
         from massmail.tokens import make_token
-        token = make_token(delivery.pk)
+        token = make_token(delivery.pk, delivery.email, delivery.mailing_id)
     with time_machine.travel(LATER, tick=False):
         response = click(client, delivery, links["a"], token=token)
     assert response.status_code == 302

@@ -24,7 +24,9 @@ def test_the_tables_and_permissions_carry_the_label():
     assert app_label() == Mailing._meta.app_label == "newsletter"
     assert Mailing._meta.db_table == "newsletter_mailing"
     group = Group.objects.get(name=MANAGERS_GROUP)
-    assert set(group.permissions.values_list("content_type__app_label", "codename")) == {
+    # The example CRM adds its own view/change permissions to the group; ours carry the label.
+    assert set(group.permissions.exclude(content_type__app_label="crm").values_list(
+        "content_type__app_label", "codename")) == {
         ("newsletter", codename) for codename in manager_codenames()}
     assert make_manager("mia").has_perm("newsletter.add_mailing")
 
