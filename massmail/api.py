@@ -12,6 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
+from .addresses import address_key, key_expression
 from .audience import Exclusion, candidates, record_exclusion, suppression_reasons
 from .models import Delivery, Mailing, Message, Recipient
 from .recipients import source_for_model
@@ -87,9 +88,9 @@ def _add_queryset(mailing, queryset, excluded, skip_already_received):
                 accepted.append(candidate)
         blocked = suppression_reasons(c.email for c in accepted)
         if skip_already_received:
-            blocked.update(dict.fromkeys(
-                _already_received(mailing, [c.email for c in accepted]), Exclusion.ALREADY_RECEIVED
-            ))
+            received = _already_received(mailing, [c.email for c in accepted])
+            blocked.update({c.email: Exclusion.ALREADY_RECEIVED for c in accepted
+                            if c.email not in blocked and address_key(c.email) in received})
         for candidate in [c for c in accepted if c.email in blocked]:
             excluded[blocked[candidate.email]] += 1
         accepted = [c for c in accepted if c.email not in blocked]
@@ -106,15 +107,22 @@ def _add_queryset(mailing, queryset, excluded, skip_already_received):
 
 
 def _first_per_address(mailing, candidates_):
-    """The candidates whose address is neither in the mailing yet nor earlier in the list:
-    one indexed lookup per chunk, so counting duplicates costs the same at any size."""
-    taken = set(mailing.deliveries.filter(email__in=[c.email for c in candidates_])
-                .values_list("email", flat=True))
+    """The candidates whose address (by key) is neither in the mailing yet nor earlier in
+    the list: one indexed lookup per chunk, so counting duplicates costs the same at any
+    size."""
+    taken = set(_keys(mailing.deliveries.all(), [c.email for c in candidates_]))
     fresh = {}
     for candidate in candidates_:
-        if candidate.email not in taken:
-            fresh.setdefault(candidate.email, candidate)
+        key = address_key(candidate.email)
+        if key not in taken:
+            fresh.setdefault(key, candidate)
     return list(fresh.values())
+
+
+def _keys(deliveries, emails):
+    """The address keys of ``deliveries`` among those of ``emails``."""
+    return (deliveries.annotate(_key=key_expression("email"))
+            .filter(_key__in={address_key(e) for e in emails}).values_list("_key", flat=True))
 
 
 def _recipient_ids(content_type, object_ids):
@@ -130,8 +138,9 @@ def _recipient_ids(content_type, object_ids):
 
 
 def _already_received(mailing, emails):
-    return set(
-        Delivery.objects.filter(
-            mailing__message_id=mailing.message_id, status=Delivery.Status.SENT, email__in=emails,
-        ).exclude(mailing=mailing).values_list("email", flat=True)
-    )
+    """The keys among ``emails`` that another mailing of the same message was sent to."""
+    return set(_keys(
+        Delivery.objects.filter(mailing__message_id=mailing.message_id,
+                                status=Delivery.Status.SENT).exclude(mailing=mailing),
+        emails,
+    ))

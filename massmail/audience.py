@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
-from .addresses import is_valid_email, normalise_email
+from . import suppressions
+from .addresses import address_key, is_valid_email, normalise_email
 from .models import Suppression
 
 
@@ -94,10 +95,19 @@ def record_exclusion(candidate, owner_id):
 
 
 def suppression_reasons(emails: Iterable[str]):
-    """{normalised email: Exclusion reason} for the suppressed ones among ``emails``."""
-    rows = Suppression.objects.filter(email__in=set(emails)).values_list("email", "reason")
+    """{email: Exclusion reason} for the suppressed ones among ``emails``, compared by
+    address key (the returned keys are the emails as given)."""
+    emails_by_key = {}
+    for email in emails:
+        emails_by_key.setdefault(address_key(email), []).append(email)
+    rows = suppressions.by_key(emails_by_key).values_list("_key", "reason")
     return {
-        email: Exclusion.UNSUBSCRIBED if reason == Suppression.Reason.UNSUBSCRIBED
-        else Exclusion.SUPPRESSED
-        for email, reason in rows
+        email: _suppression_exclusion(reason)
+        for key, reason in rows for email in emails_by_key[key]
     }
+
+
+def _suppression_exclusion(reason):
+    if reason == Suppression.Reason.UNSUBSCRIBED:
+        return Exclusion.UNSUBSCRIBED
+    return Exclusion.SUPPRESSED

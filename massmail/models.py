@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .addresses import normalise_email
+from .addresses import key_expression, normalise_email
 from .conf import conf
 from .crypto import EncryptedTextField
 from .merge_fields import validate_message, validate_template
@@ -340,7 +340,12 @@ class Delivery(models.Model):
         verbose_name_plural = _("deliveries")
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["mailing", "email"], name="massmail_one_delivery_per_address"),
+            # One row per address, compared by its key (addresses.address_key): the
+            # address is stored as written, "Ann@x.org" and "ann@x.org" are one person.
+            models.UniqueConstraint(
+                models.F("mailing"), key_expression("email"),
+                name="massmail_one_delivery_per_address",
+            ),
         ]
         indexes = [
             # Claiming: pending rows of a mailing, per account.
@@ -374,7 +379,7 @@ class Suppression(models.Model):
         SMTP = "smtp", _("SMTP reply")
         ADMIN = "admin", _("admin")
 
-    email = models.EmailField(_("email"), max_length=254, unique=True)
+    email = models.EmailField(_("email"), max_length=254)
     reason = models.CharField(_("reason"), max_length=12, choices=Reason.choices)
     channel = models.CharField(_("source"), max_length=10, choices=Channel.choices, blank=True)
     mailing = models.ForeignKey(
@@ -388,6 +393,10 @@ class Suppression(models.Model):
         verbose_name = _("suppressed address")
         verbose_name_plural = _("suppressed addresses")
         ordering = ["-created_at"]
+        constraints = [
+            # One row per address key: "Ann@x.org" and "ann@x.org" are one address.
+            models.UniqueConstraint(key_expression("email"), name="massmail_one_suppression_per_address"),
+        ]
 
     def __str__(self):
         return f"{self.email} ({self.get_reason_display()})"
