@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from .addresses import address_key, key_expression
-from .audience import Exclusion, candidates, record_exclusion, suppression_reasons
+from .audience import Exclusion, candidates, entries, suppression_reasons
 from .models import Delivery, Mailing, Message, Recipient
 from .recipients import source_for_model
 from .sending.control import ActivationError, activate, interrupt, pause, resend
@@ -79,43 +79,37 @@ def _add_queryset(mailing, queryset, excluded, skip_already_received):
     source = source_for_model(queryset.model)
     content_type = ContentType.objects.get_for_model(queryset.model)
     for chunk in _chunks(candidates(source, queryset), CHUNK_SIZE):
-        accepted = []
-        for candidate in chunk:
-            reason = record_exclusion(candidate, mailing.owner_id)
-            if reason:
-                excluded[reason] += 1
-            else:
-                accepted.append(candidate)
-        blocked = suppression_reasons(c.email for c in accepted)
+        accepted = entries(chunk, mailing.owner_id, excluded)
+        blocked = suppression_reasons(e.email for e in accepted)
         if skip_already_received:
-            received = _already_received(mailing, [c.email for c in accepted])
-            blocked.update({c.email: Exclusion.ALREADY_RECEIVED for c in accepted
-                            if c.email not in blocked and address_key(c.email) in received})
-        for candidate in [c for c in accepted if c.email in blocked]:
-            excluded[blocked[candidate.email]] += 1
-        accepted = [c for c in accepted if c.email not in blocked]
+            received = _already_received(mailing, [e.email for e in accepted])
+            blocked.update({e.email: Exclusion.ALREADY_RECEIVED for e in accepted
+                            if e.email not in blocked and address_key(e.email) in received})
+        for entry in [e for e in accepted if e.email in blocked]:
+            excluded[blocked[entry.email]] += 1
+        accepted = [e for e in accepted if e.email not in blocked]
         fresh = _first_per_address(mailing, accepted)
         if len(fresh) < len(accepted):
             excluded[Exclusion.DUPLICATE] += len(accepted) - len(fresh)
-        recipient_ids = _recipient_ids(content_type, [c.object_id for c in fresh])
-        # The unique (mailing, email) constraint stays the last word.
+        recipient_ids = _recipient_ids(content_type, {e.object_id for e in fresh})
+        # The unique (mailing, address key) constraint stays the last word.
         Delivery.objects.bulk_create(
-            [Delivery(mailing=mailing, recipient_id=recipient_ids[c.object_id], email=c.email)
-             for c in fresh],
+            [Delivery(mailing=mailing, recipient_id=recipient_ids[e.object_id], email=e.email)
+             for e in fresh],
             ignore_conflicts=True,
         )
 
 
-def _first_per_address(mailing, candidates_):
-    """The candidates whose address (by key) is neither in the mailing yet nor earlier in
+def _first_per_address(mailing, entries_):
+    """The entries whose address (by key) is neither in the mailing yet nor earlier in
     the list: one indexed lookup per chunk, so counting duplicates costs the same at any
     size."""
-    taken = set(_keys(mailing.deliveries.all(), [c.email for c in candidates_]))
+    taken = set(_keys(mailing.deliveries.all(), [e.email for e in entries_]))
     fresh = {}
-    for candidate in candidates_:
-        key = address_key(candidate.email)
+    for entry in entries_:
+        key = address_key(entry.email)
         if key not in taken:
-            fresh.setdefault(key, candidate)
+            fresh.setdefault(key, entry)
     return list(fresh.values())
 
 

@@ -39,6 +39,11 @@ DEFAULTS = {
     # Trigger a dispatch through Celery right after a mailing is activated. Turn off
     # when no broker runs and `massmail_send --forever` does the sending.
     "DISPATCH_ON_ACTIVATE": True,
+    # Read a record's email field as a list of addresses separated by commas or
+    # semicolons ("a@x.org, b@y.org"), each its own delivery. On by default: CRMs let
+    # users type several addresses into one field, and no address one would mail holds
+    # a comma or semicolon. Off treats such a value as one (invalid) address.
+    "SPLIT_ADDRESS_FIELDS": True,
 }
 
 
