@@ -76,11 +76,13 @@ def with_eligibility(source, queryset):
 
 
 def candidates(source, queryset, chunk_size=2000):
-    """Stream ``queryset``'s records as Candidates, one query, never all in memory.
+    """Stream ``queryset``'s records as Candidates in id order, one query, never all in
+    memory.
 
     Reads the email column when the source allows it (``reads_email_column``), else
     loads the records to ask ``source.addresses()``."""
-    queryset = with_eligibility(source, queryset.order_by())
+    # In id order, so "the first record that has an address" is well defined.
+    queryset = with_eligibility(source, queryset.order_by("pk"))
     if not source.reads_email_column:
         for record in queryset.iterator(chunk_size=chunk_size):
             yield candidate_of(source, record)

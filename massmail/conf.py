@@ -44,6 +44,10 @@ DEFAULTS = {
     # users type several addresses into one field, and no address one would mail holds
     # a comma or semicolon. Off treats such a value as one (invalid) address.
     "SPLIT_ADDRESS_FIELDS": True,
+    # Above this many records, the admin's "Create mailing" creates the mailing in the
+    # background (a Celery task, or the `massmail_send --forever` loop without Celery):
+    # the mailing shows "being created" with its progress and is activated when ready.
+    "CREATE_IN_BACKGROUND_ABOVE": 20_000,
 }
 
 

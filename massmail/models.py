@@ -218,6 +218,8 @@ class Mailing(models.Model):
         ACTIVE = "active", _("active")
         INTERRUPTED = "interrupted", _("interrupted")
         DONE = "done", _("done")
+        # Deliveries are still being written in the background (see MailingCreation).
+        CREATING = "creating", _("being created")
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="massmail_mailings",
@@ -463,3 +465,34 @@ class MassmailSettings(models.Model):
     def load(cls):
         obj, _created = cls.objects.get_or_create(pk=1)
         return obj
+
+
+class MailingCreation(models.Model):
+    """A mailing whose deliveries are being created in the background (massmail.creation).
+
+    It holds the pickled queries of the host querysets (pickles of ``QuerySet.query``
+    are what Django documents for re-creating a queryset later; they are written and
+    read by massmail only, and live only until the mailing is ready), how far creation
+    got (the queryset at ``position``, records after ``last_pk``), and the progress in
+    records. The row is deleted when the mailing is ready (paused).
+    """
+
+    mailing = models.OneToOneField(
+        Mailing, on_delete=models.CASCADE, primary_key=True, related_name="creation",
+        verbose_name=_("mailing"),
+    )
+    queries = models.BinaryField(_("queries"))
+    skip_already_received = models.BooleanField(_("skip already received"), default=False)
+    position = models.PositiveSmallIntegerField(_("queryset"), default=0)
+    last_pk = models.BigIntegerField(_("last record"), null=True, blank=True)
+    total = models.PositiveIntegerField(_("records"), default=0)
+    done = models.PositiveIntegerField(_("records processed"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    started_at = models.DateTimeField(_("started"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("mailing creation")
+        verbose_name_plural = _("mailing creations")
+
+    def __str__(self):
+        return f"{self.mailing}: {self.done}/{self.total}"

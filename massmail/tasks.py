@@ -1,14 +1,16 @@
-"""Celery tasks: thin wrappers over massmail.sending.
+"""Celery tasks: thin wrappers over massmail.sending and massmail.creation.
 
-Both are acks_late (a lost worker's message is redelivered; claims make a redelivered
-batch harmless). Run workers with --prefetch-multiplier=1; a batch stops after
-MASSMAIL["BATCH_MAX_SECONDS"], far inside the broker's visibility timeout, and enqueues
-its own continuation when work is left.
+All are acks_late (a lost worker's message is redelivered; claims make a redelivered
+batch harmless, and a background creation resumes from its committed cursor). Run
+workers with --prefetch-multiplier=1; a batch stops after MASSMAIL["BATCH_MAX_SECONDS"],
+far inside the broker's visibility timeout, and enqueues its own continuation when work
+is left.
 """
 
 from celery import shared_task
 
 from .conf import conf
+from .creation.background import step as create_step
 from .sending.batch import send_batch as run_batch
 from .sending.dispatch import dispatch as plan
 
@@ -17,6 +19,13 @@ from .sending.dispatch import dispatch as plan
 def dispatch():
     for mailing_id, account_id in plan():
         send_batch.apply_async((mailing_id, account_id), queue=conf.CELERY_QUEUE)
+
+
+@shared_task(name="massmail.tasks.create_deliveries", acks_late=True, ignore_result=True)
+def create_deliveries(mailing_id):
+    """One chunk of a mailing created in the background, then the next chunk's task."""
+    if create_step(mailing_id):
+        create_deliveries.apply_async((mailing_id,), queue=conf.CELERY_QUEUE)
 
 
 @shared_task(name="massmail.tasks.send_batch", acks_late=True, ignore_result=True)

@@ -8,9 +8,14 @@ One delivery per (mailing, lower-cased address): where a mailing already holds c
 variants of one address (the bug this fixes: the person got two emails), the most
 advanced row is kept (a sent one before others, then the oldest) and the others are
 deleted, since the new unique index cannot be built over them.
+
+Background creation: the ``creating`` mailing status and MailingCreation (the queries,
+cursor and progress of a mailing whose deliveries are written in the background).
 """
 
+import django.db.models.deletion
 import django.db.models.functions.text
+import django.utils.timezone
 from django.db import migrations, models
 from django.db.models import Count
 from django.db.models.functions import Lower
@@ -71,5 +76,28 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='suppression',
             constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('email'), name='massmail_one_suppression_per_address'),
+        ),
+        migrations.CreateModel(
+            name='MailingCreation',
+            fields=[
+                ('mailing', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='creation', serialize=False, to='massmail.mailing', verbose_name='mailing')),
+                ('queries', models.BinaryField(verbose_name='queries')),
+                ('skip_already_received', models.BooleanField(default=False, verbose_name='skip already received')),
+                ('position', models.PositiveSmallIntegerField(default=0, verbose_name='queryset')),
+                ('last_pk', models.BigIntegerField(blank=True, null=True, verbose_name='last record')),
+                ('total', models.PositiveIntegerField(default=0, verbose_name='records')),
+                ('done', models.PositiveIntegerField(default=0, verbose_name='records processed')),
+                ('error', models.TextField(blank=True, verbose_name='error')),
+                ('started_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='started')),
+            ],
+            options={
+                'verbose_name': 'mailing creation',
+                'verbose_name_plural': 'mailing creations',
+            },
+        ),
+        migrations.AlterField(
+            model_name='mailing',
+            name='status',
+            field=models.CharField(choices=[('paused', 'paused'), ('active', 'active'), ('interrupted', 'interrupted'), ('done', 'done'), ('creating', 'being created')], db_index=True, default='paused', max_length=12, verbose_name='status'),
         ),
     ]

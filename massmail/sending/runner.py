@@ -6,13 +6,14 @@ It runs exactly the functions the Celery tasks run: dispatch, then each planned 
 
 import threading
 
+from ..creation import background
 from .batch import send_batch
 from .dispatch import dispatch
 
 
 def run_round(on_batch=None):
     """One dispatch and every batch it plans. Returns True when anything changed."""
-    progress = False
+    progress = background.step_next()  # a chunk of a mailing being created, if any
     for mailing_id, account_id in dispatch():
         more = True
         while more:

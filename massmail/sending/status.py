@@ -6,6 +6,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from ..creation import background
 from ..models import Delivery, EmailAccount, Mailing, MassmailSettings
 from . import claims, limits, schedule
 from .routing import non_vip_waiting, split, usable_accounts
@@ -26,6 +27,8 @@ def why_not_sending(mailing, now=None):
         return [_("The mailing was interrupted.")]
     if mailing.status == Mailing.Status.DONE:
         return [_("The mailing has finished.")]
+    if mailing.status == Mailing.Status.CREATING:
+        return [background.progress_text(mailing)]
     if mailing.start_at and mailing.start_at > now:
         return [_("The mailing starts at %(when)s.") % {"when": _when(mailing.start_at, settings)}]
     if schedule.window_end(now, settings) is None:
