@@ -18,6 +18,7 @@ from collections import Counter
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from ..conf import conf
@@ -103,7 +104,9 @@ def progress_text(mailing):
     """The progress of a mailing being created, for the "why not sending" line."""
     done, total = progress(mailing) or (0, 0)
     return _("The mailing is being created: %(done)s of %(total)s records processed. It can "
-             "be activated when it is ready.") % {"done": done, "total": total}
+             "be activated when it is ready.") % {
+                 "done": number_format(done, force_grouping=True),
+                 "total": number_format(total, force_grouping=True)}
 
 
 def _querysets(job):
