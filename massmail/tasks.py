@@ -1,10 +1,9 @@
-"""Celery tasks: thin wrappers over massmail.sending and massmail.creation.
+"""Celery tasks: thin wrappers over massmail.sending.
 
-All are acks_late (a lost worker's message is redelivered; claims make a redelivered
-batch harmless, and a background creation resumes from its committed cursor). Run
-workers with --prefetch-multiplier=1; a batch stops after MASSMAIL["BATCH_MAX_SECONDS"],
-far inside the broker's visibility timeout, and enqueues its own continuation when work
-is left.
+Both are acks_late (a lost worker's message is redelivered; claims make a redelivered
+batch harmless). Run workers with --prefetch-multiplier=1; a batch stops after
+MASSMAIL["BATCH_MAX_SECONDS"], far inside the broker's visibility timeout, and enqueues
+its own continuation when work is left.
 """
 
 from celery import shared_task
@@ -23,7 +22,8 @@ def dispatch():
 
 @shared_task(name="massmail.tasks.create_deliveries", acks_late=True, ignore_result=True)
 def create_deliveries(mailing_id):
-    """One chunk of a mailing created in the background, then the next chunk's task."""
+    """One chunk of a mailing created in the background (massmail.creation), then the
+    next chunk's task; a redelivered task resumes from the committed cursor."""
     if create_step(mailing_id):
         create_deliveries.apply_async((mailing_id,), queue=conf.CELERY_QUEUE)
 
