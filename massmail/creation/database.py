@@ -138,10 +138,11 @@ def _write(cursor, mailing, source):
 def _insert_select(cursor, model, values, source_sql, source_params=()):
     """``INSERT INTO model … SELECT … FROM source_sql ON CONFLICT DO NOTHING``: the
     columns in ``values`` ({attname: (SQL, params)}) and every other column its
-    model default, so fields added to the model later are filled as Django would."""
+    model default (or its database default), so fields added to the model later are
+    filled as Django would."""
     columns, selects, params = [], [], []
     for field in model._meta.concrete_fields:
-        if field.primary_key:
+        if field.primary_key or (field.attname not in values and field.has_db_default()):
             continue
         columns.append(connection.ops.quote_name(field.column))
         if field.attname in values:
