@@ -1,13 +1,27 @@
-"""Email address normalisation and validation, in one place.
+"""Email address normalisation, identity and validation, in one place.
 
-Addresses are compared, deduplicated and suppressed in their normalised form: trimmed,
-with the domain lower-cased (the local part is case-sensitive by RFC 5321, so it is kept).
+Two forms of an address matter. The *normalised* form is what an email is sent to:
+trimmed, with the domain lower-cased and the local part as written (RFC 5321 lets a
+server treat it case-sensitively, so we never change what we send). The *key* is how
+addresses are compared everywhere: duplicates within a mailing, suppressions,
+unsubscribes, bounces and "already received". It is the normalised form lower-cased,
+because in practice no mailbox provider tells ``John.Doe@`` from ``john.doe@``, and
+treating them as two people mails someone who asked us to stop.
+
+The key uses ``str.lower()`` rather than ``casefold()`` so that it equals SQL
+``LOWER()`` of the normalised form (``key_expression``) for every ASCII address, whose
+domain ``normalise_email`` has already lower-cased; set-based creation leaves any other
+address (a non-ASCII local part, sent only with SMTPUTF8) to Python.
 """
 
 import re
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db.models.functions import Lower
+
+# Separators between several addresses in one host field ("a@x.org, b@y.org").
+ADDRESS_SEPARATORS = re.compile(r"[,;]")
 
 
 def normalise_email(address):
@@ -21,6 +35,26 @@ def normalise_email(address):
 
 # A non-ASCII local part (RFC 6531): any characters but the ones RFC 5322 reserves.
 INTERNATIONAL_LOCAL = re.compile(r"^[^\s@\"(),:;<>\[\]\\.]+(\.[^\s@\"(),:;<>\[\]\\.]+)*$")
+def address_key(address):
+    """The comparison key of ``address``: normalised, then lower-cased."""
+    return normalise_email(address).lower()
+
+
+def key_expression(field):
+    """SQL twin of ``address_key`` for a column that holds normalised addresses
+    (Delivery.email; Suppression.email already stores the key)."""
+    return Lower(field)
+
+
+def split_addresses(value):
+    """The normalised addresses in ``value`` split at commas and semicolons, empty parts
+    dropped, first occurrence of each key kept, in order."""
+    found = {}
+    for part in ADDRESS_SEPARATORS.split(value or ""):
+        address = normalise_email(part)
+        if address:
+            found.setdefault(address.lower(), address)
+    return list(found.values())
 
 
 def is_valid_email(address):

@@ -7,39 +7,49 @@
 """
 
 from collections import Counter
-from itertools import islice
 
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from .audience import Exclusion, candidates, record_exclusion, suppression_reasons
+from . import creation
+from .creation import background
 from .merging import merge_records
-from .models import Delivery, Mailing, Message, Recipient
-from .recipients import source_for_model
+from .models import Mailing, Message
 from .sending.control import ActivationError, activate, interrupt, pause, resend
 from .sending.status import why_not_sending
 
-__all__ = ["create_mailing", "count_recipients", "activate", "pause", "interrupt", "resend",
-           "why_not_sending", "ActivationError", "merge_records"]
+__all__ = ["create_mailing", "count_recipients", "creation_progress", "activate", "pause",
+           "interrupt", "resend", "why_not_sending", "ActivationError", "merge_records"]
 
+# Records per streamed round trip when creation streams records through Python.
 CHUNK_SIZE = 1000
 
 
-def create_mailing(*, owner, message, recipients, name="", skip_already_received=False):
+def create_mailing(*, owner, message, recipients, name="", skip_already_received=False,
+                   in_background=False):
     """Create a paused mailing of ``message`` to the records of the querysets in ``recipients``.
 
-    Records are streamed and written in chunks, so a list of 100,000+ records never sits
-    in memory. Left-out records are counted by reason in ``mailing.excluded``; an address
-    on a Contact, its Company and a Lead gets one row (the first record that has it).
+    Left-out records are counted by reason in ``mailing.excluded``; an address on a
+    Contact, its Company and a Lead gets one row (the first record that has it). The
+    rows are written by set operations on PostgreSQL and streamed elsewhere (see
+    massmail.creation); nothing grows in memory with the number of records.
+
+    With ``in_background``, the mailing is returned at once in the ``creating`` status
+    and its deliveries are written by the ``massmail.tasks.create_deliveries`` task (or
+    the ``massmail_send --forever`` loop), a chunk per transaction; it becomes paused
+    when ready and cannot be activated before.
     """
     if message.owner_id != owner.pk:
         raise PermissionDenied("The message belongs to another manager.")
+    recipients = list(recipients)
+    if in_background:
+        return background.start(owner=owner, message=message, querysets=recipients, name=name,
+                                skip_already_received=skip_already_received)
     with transaction.atomic():
         mailing = Mailing.objects.create(owner=owner, message=message, name=name)
         excluded = Counter()
-        for queryset in recipients:
-            _add_queryset(mailing, queryset, excluded, skip_already_received)
+        creation.fill(mailing, recipients, excluded, skip_already_received,
+                      stream_chunk=CHUNK_SIZE)
         mailing.excluded = dict(excluded)
         mailing.save(update_fields=["excluded"])
     return mailing
@@ -70,70 +80,7 @@ def count_recipients(*, owner, recipients, message=None, skip_already_received=F
     return result["count"], result["excluded"]
 
 
-def _chunks(iterable, size):
-    iterator = iter(iterable)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
-def _add_queryset(mailing, queryset, excluded, skip_already_received):
-    source = source_for_model(queryset.model)
-    content_type = ContentType.objects.get_for_model(queryset.model)
-    for chunk in _chunks(candidates(source, queryset), CHUNK_SIZE):
-        accepted = []
-        for candidate in chunk:
-            reason = record_exclusion(candidate, mailing.owner_id)
-            if reason:
-                excluded[reason] += 1
-            else:
-                accepted.append(candidate)
-        blocked = suppression_reasons(c.email for c in accepted)
-        if skip_already_received:
-            blocked.update(dict.fromkeys(
-                _already_received(mailing, [c.email for c in accepted]), Exclusion.ALREADY_RECEIVED
-            ))
-        for candidate in [c for c in accepted if c.email in blocked]:
-            excluded[blocked[candidate.email]] += 1
-        accepted = [c for c in accepted if c.email not in blocked]
-        fresh = _first_per_address(mailing, accepted)
-        if len(fresh) < len(accepted):
-            excluded[Exclusion.DUPLICATE] += len(accepted) - len(fresh)
-        recipient_ids = _recipient_ids(content_type, [c.object_id for c in fresh])
-        # The unique (mailing, email) constraint stays the last word.
-        Delivery.objects.bulk_create(
-            [Delivery(mailing=mailing, recipient_id=recipient_ids[c.object_id], email=c.email)
-             for c in fresh],
-            ignore_conflicts=True,
-        )
-
-
-def _first_per_address(mailing, candidates_):
-    """The candidates whose address is neither in the mailing yet nor earlier in the list:
-    one indexed lookup per chunk, so counting duplicates costs the same at any size."""
-    taken = set(mailing.deliveries.filter(email__in=[c.email for c in candidates_])
-                .values_list("email", flat=True))
-    fresh = {}
-    for candidate in candidates_:
-        if candidate.email not in taken:
-            fresh.setdefault(candidate.email, candidate)
-    return list(fresh.values())
-
-
-def _recipient_ids(content_type, object_ids):
-    """{object_id: Recipient id}, creating the missing Recipient rows in one statement."""
-    Recipient.objects.bulk_create(
-        [Recipient(content_type=content_type, object_id=pk) for pk in object_ids],
-        ignore_conflicts=True,
-    )
-    return dict(
-        Recipient.objects.filter(content_type=content_type, object_id__in=object_ids)
-        .values_list("object_id", "id")
-    )
-
-
-def _already_received(mailing, emails):
-    return set(
-        Delivery.objects.filter(
-            mailing__message_id=mailing.message_id, status=Delivery.Status.SENT, email__in=emails,
-        ).exclude(mailing=mailing).values_list("email", flat=True)
-    )
+def creation_progress(mailing):
+    """(records processed, records in all) of a mailing being created in the background,
+    or None when it is not being created."""
+    return background.progress(mailing)

@@ -82,6 +82,15 @@ DEFAULTS = {
     # Clicks of an email this many seconds around the hidden honeypot link's are the
     # same scanner's visit.
     "CLICK_HONEYPOT_SECONDS": 60,
+    # Read a record's email field as a list of addresses separated by commas or
+    # semicolons ("a@x.org, b@y.org"), each its own delivery. On by default: CRMs let
+    # users type several addresses into one field, and no address one would mail holds
+    # a comma or semicolon. Off treats such a value as one (invalid) address.
+    "SPLIT_ADDRESS_FIELDS": True,
+    # Above this many records, the admin's "Create mailing" creates the mailing in the
+    # background (a Celery task, or the `massmail_send --forever` loop without Celery):
+    # the mailing shows "being created" with its progress and is activated when ready.
+    "CREATE_IN_BACKGROUND_ABOVE": 20_000,
 }
 
 

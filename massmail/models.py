@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import freezing
-from .addresses import normalise_email
+from .addresses import key_expression, normalise_email
 from .conf import conf
 from .crypto import EncryptedTextField
 from .merge_fields import validate_message, validate_template
@@ -275,6 +275,8 @@ class Mailing(models.Model):
         ACTIVE = "active", _("active")
         INTERRUPTED = "interrupted", _("interrupted")
         DONE = "done", _("done")
+        # Deliveries are still being written in the background (see MailingCreation).
+        CREATING = "creating", _("being created")
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="massmail_mailings",
@@ -315,7 +317,8 @@ class Mailing(models.Model):
 class Recipient(models.Model):
     """massmail's state of one host CRM record: VIP flag and sticky sending account."""
 
-    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    # No index of its own: the unique (content_type, object_id) index serves it.
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, db_index=False)
     object_id = models.PositiveBigIntegerField()
     record = GenericForeignKey("content_type", "object_id")
     vip = models.BooleanField(_("VIP"), default=False)
@@ -363,8 +366,11 @@ class Delivery(models.Model):
         HARD = "hard", _("hard")
         SOFT = "soft", _("soft")
 
+    # The mailing and account columns have no single-column index: the claim, unique
+    # and account-window indexes start with them (fewer indexes, faster creation).
     mailing = models.ForeignKey(
         Mailing, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("mailing"),
+        db_index=False,
     )
     recipient = models.ForeignKey(
         Recipient, on_delete=models.PROTECT, related_name="deliveries",
@@ -376,7 +382,7 @@ class Delivery(models.Model):
     )
     account = models.ForeignKey(
         EmailAccount, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries",
-        verbose_name=_("account"),
+        verbose_name=_("account"), db_index=False,
     )
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
@@ -403,7 +409,12 @@ class Delivery(models.Model):
         verbose_name_plural = _("deliveries")
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["mailing", "email"], name="massmail_one_delivery_per_address"),
+            # One row per address, compared by its key (addresses.address_key): the
+            # address is stored as written, "Ann@x.org" and "ann@x.org" are one person.
+            models.UniqueConstraint(
+                models.F("mailing"), key_expression("email"),
+                name="massmail_one_delivery_per_address",
+            ),
         ]
         indexes = [
             # Claiming: pending rows of a mailing, per account.
@@ -412,7 +423,8 @@ class Delivery(models.Model):
             models.Index(fields=["account", "attempted_at"], name="massmail_account_window_idx"),
             # Lease recovery and sendability across mailings.
             models.Index(fields=["status", "lease_until"], name="massmail_lease_idx"),
-            models.Index(fields=["email"], name="massmail_delivery_email_idx"),
+            # Every delivery to an address in any letter case (unsubscribes, feedback).
+            models.Index(key_expression("email"), name="massmail_delivery_key_idx"),
         ]
 
     def __str__(self):
@@ -470,7 +482,7 @@ class Suppression(models.Model):
         SMTP = "smtp", _("SMTP reply")
         ADMIN = "admin", _("admin")
 
-    email = models.EmailField(_("email"), max_length=254, unique=True)
+    email = models.EmailField(_("email"), max_length=254)
     reason = models.CharField(_("reason"), max_length=12, choices=Reason.choices)
     channel = models.CharField(_("source"), max_length=10, choices=Channel.choices, blank=True)
     mailing = models.ForeignKey(
@@ -484,6 +496,10 @@ class Suppression(models.Model):
         verbose_name = _("suppressed address")
         verbose_name_plural = _("suppressed addresses")
         ordering = ["-created_at"]
+        constraints = [
+            # One row per address key: "Ann@x.org" and "ann@x.org" are one address.
+            models.UniqueConstraint(key_expression("email"), name="massmail_one_suppression_per_address"),
+        ]
 
     def __str__(self):
         return f"{self.email} ({self.get_reason_display()})"
@@ -600,6 +616,7 @@ class MassmailSettings(models.Model):
             return self.unsubscribe_url
         return conf.SITE_URL.rstrip("/") + reverse("massmail:unsubscribed")
 
+
 class TrackedLink(models.Model):
     """One link of one message version whose clicks are counted (DESIGN 12).
 
@@ -664,3 +681,33 @@ class Click(models.Model):
 
     def __str__(self):
         return f"{self.link} ({self.clicked_at:%Y-%m-%d %H:%M})"
+
+class MailingCreation(models.Model):
+    """A mailing whose deliveries are being created in the background (massmail.creation).
+
+    It holds the pickled queries of the host querysets (pickles of ``QuerySet.query``
+    are what Django documents for re-creating a queryset later; they are written and
+    read by massmail only, and live only until the mailing is ready), how far creation
+    got (the queryset at ``position``, records after ``last_pk``), and the progress in
+    records. The row is deleted when the mailing is ready (paused).
+    """
+
+    mailing = models.OneToOneField(
+        Mailing, on_delete=models.CASCADE, primary_key=True, related_name="creation",
+        verbose_name=_("mailing"),
+    )
+    queries = models.BinaryField(_("queries"))
+    skip_already_received = models.BooleanField(_("skip already received"), default=False)
+    position = models.PositiveSmallIntegerField(_("queryset"), default=0)
+    last_pk = models.BigIntegerField(_("last record"), null=True, blank=True)
+    total = models.PositiveIntegerField(_("records"), default=0)
+    done = models.PositiveIntegerField(_("records processed"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    started_at = models.DateTimeField(_("started"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("mailing creation")
+        verbose_name_plural = _("mailing creations")
+
+    def __str__(self):
+        return f"{self.mailing}: {self.done}/{self.total}"

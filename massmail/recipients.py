@@ -22,6 +22,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from .addresses import address_key, normalise_email, split_addresses
 from .conf import conf
 
 # Merge fields that every message may use, whatever the sources declare.
@@ -59,6 +60,35 @@ class RecipientSource:
 
     def get_email(self, record):
         return getattr(record, self.email_field) or ""
+
+    def addresses(self, record):
+        """Every address of ``record``, normalised, each its own delivery.
+
+        The default reads ``email_field`` through ``addresses_in``. A host may override
+        it (for example to add a second email field); mailing creation then loads such
+        records as model instances instead of reading the column in the database.
+        """
+        return self.addresses_in(self.get_email(record))
+
+    def addresses_in(self, value):
+        """The normalised addresses in one value of ``email_field``: split at commas and
+        semicolons when ``MASSMAIL["SPLIT_ADDRESS_FIELDS"]`` is on, else the value."""
+        if conf.SPLIT_ADDRESS_FIELDS:
+            return split_addresses(value)
+        address = normalise_email(value)
+        return [address] if address else []
+
+    def has_address(self, record, email):
+        """True when ``email`` is one of ``record``'s addresses, in any letter case."""
+        return address_key(email) in {address_key(a) for a in self.addresses(record)}
+
+    @property
+    def reads_email_column(self):
+        """True when the addresses come from ``email_field`` as ``addresses_in`` reads
+        it (no method that reads it is overridden), so creation may read the column."""
+        cls = type(self)
+        return all(getattr(cls, name) is getattr(RecipientSource, name)
+                   for name in ("addresses", "addresses_in", "get_email"))
 
     def get_owner_id(self, record):
         return getattr(record, f"{self.owner_field}_id")

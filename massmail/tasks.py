@@ -11,6 +11,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from .conf import conf
+from .creation.background import step as create_step
 from .sending import tickets
 from .sending.batch import send_batch as run_batch
 from .sending.dispatch import dispatch as plan
@@ -30,6 +31,14 @@ def queue_dispatch():
 def dispatch():
     for mailing_id, account_id in plan():
         queue_batch(mailing_id, account_id)
+
+
+@shared_task(name="massmail.tasks.create_deliveries", acks_late=True, ignore_result=True)
+def create_deliveries(mailing_id):
+    """One chunk of a mailing created in the background (massmail.creation), then the
+    next chunk's task; a redelivered task resumes from the committed cursor."""
+    if create_step(mailing_id):
+        create_deliveries.apply_async((mailing_id,), queue=conf.CELERY_QUEUE)
 
 
 @shared_task(name="massmail.tasks.send_batch", acks_late=True, ignore_result=True)

@@ -11,16 +11,12 @@ from collections import defaultdict
 
 from django.db import transaction
 
-from .addresses import normalise_email
+from .addresses import address_key, key_expression, normalise_email
 from .models import Delivery, Recipient, Suppression
 from .recipients import get_sources
+from .sending import states
 from .signals import unsubscribed
 from .suppressions import suppress
-
-# Rows that have not been attempted yet. A claimed row is only reserved by a batch, so
-# it is skipped too; the engine moves a row to "sending" with an update conditional on
-# it still being claimed, which is what makes this stop a batch already under way.
-WAITING = (Delivery.Status.PENDING, Delivery.Status.CLAIMED)
 
 
 def unsubscribe(email, *, mailing=None, channel):
@@ -39,16 +35,18 @@ def unsubscribe(email, *, mailing=None, channel):
         suppression, created = suppress(email, Suppression.Reason.UNSUBSCRIBED,
                                         mailing=mailing, channel=channel)
         records = _clear_host_flags(email)
-        skipped = Delivery.objects.filter(email=email, status__in=WAITING).update(
-            status=Delivery.Status.SKIPPED, skip_reason=Delivery.SkipReason.UNSUBSCRIBED,
-            lease_until=None, lease_owner="", next_attempt_at=None,
-        )
+        skipped = states.skip_waiting(_deliveries_to(email), Delivery.SkipReason.UNSUBSCRIBED)
         if created or records or skipped:
             transaction.on_commit(functools.partial(
                 unsubscribed.send, sender=Suppression, email=email, mailing=mailing,
                 channel=channel, records=records,
             ))
     return suppression
+
+
+def _deliveries_to(email):
+    """Deliveries to ``email`` in any letter case (addresses.address_key)."""
+    return Delivery.objects.annotate(_key=key_expression("email")).filter(_key=address_key(email))
 
 
 def _clear_host_flags(email):
@@ -59,7 +57,7 @@ def _clear_host_flags(email):
     the host's save signals, which is why the ``unsubscribed`` signal lists the records.
     """
     ids_by_type = defaultdict(set)
-    mailed = Recipient.objects.filter(deliveries__email=email).values_list(
+    mailed = Recipient.objects.filter(deliveries__in=_deliveries_to(email)).values_list(
         "content_type_id", "object_id"
     ).distinct()
     for content_type_id, object_id in mailed:
@@ -74,7 +72,7 @@ def _clear_host_flags(email):
         records = source.get_model()._base_manager.filter(
             pk__in=ids, **{source.subscribed_field: True}
         )
-        records = [record for record in records if normalise_email(source.get_email(record)) == email]
+        records = [record for record in records if source.has_address(record, email)]
         source.get_model()._base_manager.filter(pk__in=[record.pk for record in records]).update(
             **{source.subscribed_field: False}
         )

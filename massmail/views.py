@@ -29,9 +29,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from . import tokens
-from .addresses import normalise_email
+from .addresses import address_key
 from .conf import conf
 from .models import Delivery, Mailing, MassmailSettings, Suppression
+from .suppressions import by_key
 from .unsubscribe import unsubscribe as unsubscribe_address
 
 # The pages have no script, no form target elsewhere and nothing to load.
@@ -66,7 +67,7 @@ def unsubscribe(request, token):
     return _protect(render(request, "massmail/unsubscribe.html", {
         "sender": sender_name(settings),
         "masked_email": mask_email(email),
-        "already": Suppression.objects.filter(email=normalise_email(email)).exists(),
+        "already": by_key([address_key(email)]).exists(),
     }))
 
 

@@ -48,6 +48,7 @@ NEXT_STATUSES = {
     Mailing.Status.PAUSED: (Mailing.Status.PAUSED, Mailing.Status.ACTIVE, Mailing.Status.INTERRUPTED),
     Mailing.Status.ACTIVE: (Mailing.Status.ACTIVE, Mailing.Status.PAUSED, Mailing.Status.INTERRUPTED),
     Mailing.Status.INTERRUPTED: (Mailing.Status.INTERRUPTED, Mailing.Status.ACTIVE),
+    Mailing.Status.CREATING: (Mailing.Status.CREATING,),  # becomes paused when ready
 }
 STATUS_CHANGES = {
     Mailing.Status.ACTIVE: api.activate,

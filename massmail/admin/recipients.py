@@ -36,6 +36,7 @@ from django.utils.translation import ngettext
 
 from .. import api
 from ..audience import Exclusion
+from ..conf import conf
 from ..models import Mailing, Message, Recipient, Suppression
 from ..naming import permission
 from ..recipients import source_for_model
@@ -437,16 +438,23 @@ class RecipientAdminMixin:
         if creating and valid:
             mailing = api.create_mailing(
                 owner=owner, message=options["message"], recipients=[records],
-                name=options["name"], skip_already_received=options["skip_already_received"])
+                name=options["name"], skip_already_received=options["skip_already_received"],
+                in_background=records.count() > conf.CREATE_IN_BACKGROUND_ABOVE)
             if token is not None:
                 forget_selection(request, token)
             count = mailing.deliveries.count()
-            self.message_user(request, ngettext(
-                "The mailing “%(mailing)s” was created, paused, with %(count)d recipient. "
-                "Check the preview, then set it to Active.",
-                "The mailing “%(mailing)s” was created, paused, with %(count)d recipients. "
-                "Check the preview, then set it to Active.", count) % {
-                    "mailing": mailing, "count": count}, messages.SUCCESS)
+            if mailing.status == mailing.Status.CREATING:
+                self.message_user(request, _(
+                    "The mailing “%(mailing)s” is being created in the background; its page "
+                    "shows the progress. Activate it when it is ready.") % {"mailing": mailing},
+                    messages.SUCCESS)
+            else:
+                self.message_user(request, ngettext(
+                    "The mailing “%(mailing)s” was created, paused, with %(count)d recipient. "
+                    "Check the preview, then set it to Active.",
+                    "The mailing “%(mailing)s” was created, paused, with %(count)d recipients. "
+                    "Check the preview, then set it to Active.", count) % {
+                        "mailing": mailing, "count": count}, messages.SUCCESS)
             return HttpResponseRedirect(reverse(mailing_url, args=[mailing.pk]))
 
         count, excluded = (0, {}) if owner is None else api.count_recipients(

@@ -11,14 +11,16 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db.models import Subquery
+from django.db.models.functions import Lower
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..addresses import normalise_email
+from ..addresses import address_key, key_expression, normalise_email
 from ..models import Suppression
 from ..spreadsheets import csv_lines
+from ..suppressions import by_key
 
 # CSV columns: stable identifiers rather than translated labels, so the file can be
 # imported elsewhere whatever the exporting user's language.
@@ -28,8 +30,11 @@ CSV_FIELDS = ("email", "reason", "channel", "mailing_id", "mailing__name", "note
 
 def suppression_reason(email):
     """Subquery: the Suppression reason of ``email`` (an expression yielding a
-    normalised address), or NULL. Annotating a list with it costs no query per row."""
-    return Subquery(Suppression.objects.filter(email=email).values("reason")[:1])
+    normalised address), or NULL, compared by address key (without regard to letter
+    case). Annotating a list with it costs
+    no query per row."""
+    same = Suppression.objects.annotate(_key=key_expression("email")).filter(_key=Lower(email))
+    return Subquery(same.values("reason")[:1])
 
 
 def reason_label(value):
@@ -53,9 +58,19 @@ class SuppressionForm(forms.ModelForm):
         fields = ("email", "reason", "note")
 
     def clean_email(self):
-        """Normalise before the uniqueness check, which would otherwise let a differently
-        cased domain through to an IntegrityError."""
-        return normalise_email(self.cleaned_data["email"])
+        """The normalised address, refused when it is suppressed already in any letter
+        case, with the existing entry named (the unique index would only raise)."""
+        email = normalise_email(self.cleaned_data["email"])
+        existing = by_key([address_key(email)]).exclude(pk=self.instance.pk).first()
+        if existing is not None:
+            raise forms.ValidationError(
+                _("%(email)s is already suppressed (as %(existing)s, %(reason)s): "
+                  "addresses are compared without regard to letter case."),
+                code="duplicate",
+                params={"email": email, "existing": existing.email,
+                        "reason": existing.get_reason_display()},
+            )
+        return email
 
 
 @admin.register(Suppression)

@@ -326,7 +326,7 @@ class _Sender:
                 exclusion = record_exclusion(candidate, self.mailing.owner_id)
                 exclusion = exclusion or suppressed.get(delivery.email)
                 reason = SKIP_REASONS.get(exclusion)
-                if not reason and candidate.email != delivery.email:
+                if not reason and not candidate.has_address(delivery.email):
                     # The old address may be someone else's now; the new one was never
                     # checked for duplicates or suppression in this mailing.
                     reason = Delivery.SkipReason.ADDRESS_CHANGED

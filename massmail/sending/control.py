@@ -22,6 +22,8 @@ def activation_warnings(mailing):
     """Refuse (ActivationError) or return the warnings of activating ``mailing`` now."""
     if mailing.status == Mailing.Status.DONE:
         raise ActivationError(_("This mailing has finished; create a new one."))
+    if mailing.status == Mailing.Status.CREATING:
+        raise ActivationError(_("This mailing is still being created; activate it when it is ready."))
     main, others = split(usable_accounts(mailing.owner_id))
     if not main and not others:
         raise ActivationError(_(

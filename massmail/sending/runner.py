@@ -11,6 +11,7 @@ import threading
 
 from django.db import close_old_connections
 
+from ..creation import background
 from .batch import send_batch
 from .dispatch import dispatch
 
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def run_round(on_batch=None):
     """One dispatch and every batch it plans. Returns True when anything changed."""
-    progress = False
+    progress = background.step_next()  # a chunk of a mailing being created, if any
     jobs = dispatch()
     while jobs:
         more = []

@@ -100,8 +100,10 @@ def skip_unsendable(delivery_id, lease_owner, verdict, reason):
 
 
 def skip_waiting(rows, reason):
-    """pending/claimed -> skipped for ``rows`` of any batch (an unsubscribe): a row
-    already ``sending`` is past stopping. Returns how many."""
+    """pending/claimed -> skipped for ``rows`` of any batch (an unsubscribe). A claimed
+    row is only reserved by a batch, so it is skipped too: mark_sending moves a row on
+    only while it is still claimed, which stops a batch already under way. A row already
+    ``sending`` is past stopping. Returns how many."""
     return rows.filter(status__in=WAITING).update(
         status=Status.SKIPPED, skip_reason=reason, lease_until=None, lease_owner="",
         next_attempt_at=None)
