@@ -129,3 +129,14 @@ def account_on(smtp_server):
                                    smtp_port=smtp_server.port, **fields)
 
     return make
+
+
+@pytest.fixture
+def dovecot():
+    """A real IMAP server (Debian's Dovecot) on a free 127.0.0.1 port; see tests/imap.py."""
+    from .imap import Dovecot, available
+
+    need_service("Dovecot", available(), "needs Debian's dovecot-imapd (/usr/sbin/dovecot)")
+    server = Dovecot().start()
+    yield server
+    server.stop()

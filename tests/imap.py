@@ -37,6 +37,7 @@ listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
 default_login_user = {user}
 default_internal_user = {user}
 default_internal_group = {group}
@@ -142,13 +143,17 @@ class Dovecot:
                 for name in dirs + files:
                     os.chown(os.path.join(parent, name), self.uid, self.gid)
 
-    def deliver(self, data):
-        """Write one message into the INBOX, as a local delivery agent does."""
+    def deliver(self, data, days_old=0):
+        """Write one message into the INBOX, as a local delivery agent does; its
+        arrival (IMAP INTERNALDATE, the file's time) ``days_old`` days ago."""
         if isinstance(data, str):
             data = data.encode()
         name = f"{time.time_ns()}.{uuid.uuid4().hex}.massmail-test"
         tmp = self.maildir / "tmp" / name
         tmp.write_bytes(data)
+        if days_old:
+            arrived = time.time() - days_old * 86400
+            os.utime(tmp, (arrived, arrived))
         if os.geteuid() == 0:
             os.chown(tmp, self.uid, self.gid)
         tmp.rename(self.maildir / "new" / name)

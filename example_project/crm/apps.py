@@ -6,3 +6,6 @@ class CrmConfig(AppConfig):
     label = "crm"
     verbose_name = "CRM"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import replies  # noqa: F401  (connects the reply_received receiver)
