@@ -33,6 +33,7 @@ from ..audience import Exclusion
 from ..models import Delivery, Mailing, MassmailSettings, Message
 from ..recipients import get_sources, source_for_content_type
 from ..sending.control import OPEN_STATUSES, activation_warnings, counts_by_mailing
+from .feedback import FEEDBACK_FIELDSET, DeliveryFeedbackMixin, MailingFeedbackMixin, with_feedback_counts
 from .messages import problems
 from .owned import OwnedAdmin
 from .suppressions import reason_label, suppression_reason
@@ -190,7 +191,7 @@ class MailingChangeList(ChangeList):
 
 
 @admin.register(Mailing)
-class MailingAdmin(OwnedAdmin):
+class MailingAdmin(MailingFeedbackMixin, OwnedAdmin):
     form = MailingForm
     list_display = ("__str__", "status_cell", "progress_cell", "sent_24h_cell", "why_cell",
                     "deliveries_link", "created_at")
@@ -216,6 +217,7 @@ class MailingAdmin(OwnedAdmin):
                                         "excluded_display"]}),
             (_("Dates"), {"fields": ["created_at", "updated_at", "finished_at"],
                           "classes": ["collapse"]}),
+            FEEDBACK_FIELDSET,
         ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -223,7 +225,7 @@ class MailingAdmin(OwnedAdmin):
         is fixed once sending began, so every recipient gets the same one; a finished
         mailing's status is final."""
         readonly = ["owner", "progress_cell", "why_cell", "deliveries_link", "excluded_display",
-                    "created_at", "updated_at", "finished_at"]
+                    "created_at", "updated_at", "finished_at", "feedback_cell"]
         if obj is not None and obj.deliveries.exclude(status=Delivery.Status.PENDING).exists():
             readonly.append("message")
         if obj is not None and obj.status == Mailing.Status.DONE:
@@ -234,7 +236,7 @@ class MailingAdmin(OwnedAdmin):
         return False
 
     def get_changelist(self, request, **kwargs):
-        return MailingChangeList
+        return with_feedback_counts(MailingChangeList)
 
     def get_urls(self):
         return [
@@ -373,7 +375,7 @@ class MailingAdmin(OwnedAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(DeliveryFeedbackMixin, admin.ModelAdmin):
     list_display = ("email", "mailing", "status", "account", "attempts", "sent_at", "smtp_code",
                     "skip_reason", "suppressed")
     list_filter = ("status", ("account", admin.RelatedOnlyFieldListFilter), "skip_reason",
