@@ -3,19 +3,21 @@ server, reports and replies quoting the Message-IDs actually sent are delivered 
 the account's mailbox, and the reader records each outcome once, suppressing only
 what must be, without changing anything in the mailbox."""
 
+import re
 import socket
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.urls import reverse
 
 from example_project.crm.models import Reply as CrmReply
 from massmail.feedback.reader import read_account
 from massmail.models import Delivery, FeedbackReport, Reply, Suppression
 from massmail.signals import reply_received
 
+from .conftest import make_manager
 from .engine import contacts, send_all, start_mailing
-from .factories import UserFactory
 from .feedback import CORPUS_ACCOUNT, about, from_corpus
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +38,7 @@ def replies_received():
 @pytest.fixture
 def sent(smtp_server, dovecot, always_open, account_on):
     """A mailing of seven contacts, sent through an account whose mailbox is Dovecot's."""
-    manager = UserFactory()
+    manager = make_manager("anna")
     account = account_on(manager, from_email=CORPUS_ACCOUNT, **dovecot.account_fields())
     contacts(manager, 7)
     mailing = start_mailing(manager)
@@ -91,7 +93,15 @@ def everything_recorded():
             FeedbackReport.objects.count(), Reply.objects.count(), CrmReply.objects.count())
 
 
-def test_feedback_end_to_end(sent, dovecot, replies_received, capsys):
+def admin_feedback_counts(client, mailing):
+    """The mailing's feedback cell on the owner's mailing list."""
+    client.force_login(mailing.owner)
+    page = client.get(reverse("admin:massmail_mailing_changelist")).content.decode()
+    row = page[page.index(f'?mailing__id__exact={mailing.pk}&amp;feedback='):]
+    return re.findall(r'feedback=\w+">([^<]+)</a>', row[:2000])
+
+
+def test_feedback_end_to_end(sent, dovecot, replies_received, capsys, client):
     account, mailing, deliveries = sent
     hard, soft, complainer, away, replier, leaver, old_style = deliveries
     deliver_feedback(dovecot, deliveries)
@@ -117,6 +127,8 @@ def test_feedback_end_to_end(sent, dovecot, replies_received, capsys):
     assert "price list for 2027" in crm_reply.text
     report = FeedbackReport.objects.get(delivery=hard)
     assert "User unknown" in report.diagnostic and "Undelivered Mail" in report.raw
+    assert admin_feedback_counts(client, mailing) == [
+        "2 hard bounces", "1 soft bounce", "1 complaint", "1 auto-reply", "2 replies"]
 
     account.refresh_from_db()
     assert (account.feedback_error, account.feedback_last_uid) == ("", max(before[1]))
@@ -129,6 +141,7 @@ def test_feedback_end_to_end(sent, dovecot, replies_received, capsys):
     assert read_account(account.pk)["bounce"] == 3
     assert everything_recorded() == recorded
     assert len(replies_received) == 2
+    assert admin_feedback_counts(client, mailing)[-1] == "2 replies"
     assert dovecot.state() == before
 
 
