@@ -235,3 +235,35 @@ def test_another_reader_holding_the_account_is_left_alone(sent):
     type(account).objects.filter(pk=account.pk).update(
         feedback_lease_until=timezone.now() + datetime.timedelta(minutes=5), feedback_lease_owner="other")
     assert read_account(account.pk) is None
+
+
+def test_a_reply_without_references_is_matched_by_its_sender(sent, dovecot, replies_received):
+    account, _mailing, deliveries = sent
+    replier = deliveries[2]
+    dovecot.deliver(from_corpus("applemail_reply_subject_only.eml",
+                                **{"eva.fischer@icloud.com": replier.email}))
+    dovecot.deliver(from_corpus("other_new_conversation.eml",  # no reply subject: left alone
+                                **{"q.blake@prospect.example": deliveries[3].email}))
+    assert read_account(account.pk) == {"reply": 1, "other": 1}
+    assert [pk for pk, _id in replies_received] == [replier.pk]
+    assert outcome(deliveries[3]) == ("", "", False, False, False)
+
+
+def test_a_failing_reply_receiver_loses_the_reply_but_not_the_mailbox(sent, dovecot):
+    account, _mailing, deliveries = sent
+
+    def broken(sender, **kwargs):
+        raise RuntimeError("the CRM is down")
+
+    reply_received.connect(broken, dispatch_uid="broken")
+    try:
+        dovecot.deliver(about("gmail_reply_top_posted.eml", deliveries[4], "ann.smith@gmail.com",
+                              "<5f1c2b0e9a8d4c7fb1e2a3d4c5b6a7e8@sender.example>"))
+        dovecot.deliver(about("postfix_dsn_user_unknown.eml", deliveries[0], "nobody@example.org",
+                              "<5f1c2b0e9a8d4c7fb1e2a3d4c5b6a7e8@sender.example>"))
+        assert read_account(account.pk)["bounce"] == 1
+    finally:
+        reply_received.disconnect(dispatch_uid="broken")
+    assert not Reply.objects.exists() and not CrmReply.objects.exists()
+    assert outcome(deliveries[4])[-1] is False
+    assert Suppression.objects.filter(email=deliveries[0].email).exists()
