@@ -17,6 +17,7 @@ import logging
 import uuid
 from collections import Counter
 
+from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -108,6 +109,10 @@ def process(account, data, own_addresses=()):
         if handler is None:
             return feedback.kind
         return handler(account, feedback, data, timezone.now())
+    except DatabaseError:
+        # Not the message's fault: stop before the chunk's progress is saved, so the
+        # chunk is read again on the next run instead of being skipped.
+        raise
     except Exception:  # one bad message must not stop the mailbox
         log.exception("Could not process a message of account %s", account.pk)
         return "error"
