@@ -140,3 +140,16 @@ def dovecot():
     server = Dovecot().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def postfix(dovecot, smtp_server):
+    """A private Postfix that relays to the test SMTP server and delivers the reports
+    it generates for ``dovecot.user`` into Dovecot's Maildir; see tests/postfix.py."""
+    from .postfix import Postfix, available
+
+    need_service("Postfix", available(), "needs Debian's postfix and root to start it")
+    server = Postfix(relay_port=smtp_server.port, mailbox=dovecot.user, maildir=dovecot.maildir,
+                     uid=dovecot.uid, gid=dovecot.gid).start()
+    yield server
+    server.stop()

@@ -19,6 +19,7 @@ from massmail.signals import reply_received
 from .conftest import make_manager
 from .engine import contacts, send_all, start_mailing
 from .feedback import CORPUS_ACCOUNT, about, from_corpus
+from .test_engine_celery import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -267,3 +268,31 @@ def test_a_failing_reply_receiver_loses_the_reply_but_not_the_mailbox(sent, dove
     assert not Reply.objects.exists() and not CrmReply.objects.exists()
     assert outcome(deliveries[4])[-1] is False
     assert Suppression.objects.filter(email=deliveries[0].email).exists()
+
+
+def test_a_genuine_postfix_dsn_suppresses_the_bounced_address(
+        postfix, smtp_server, dovecot, always_open, account_on):
+    """The account's SMTP server is a real Postfix: it accepts the mailing, the
+    recipient's server then refuses one address, and Postfix's own RFC 3464 report
+    lands in the account's mailbox."""
+    manager = make_manager("anna")
+    account = account_on(manager, from_email=CORPUS_ACCOUNT, **dovecot.account_fields())
+    # Postfix relays for 127.0.0.1 without a login.
+    account.smtp_host, account.smtp_port, account.smtp_user, account.password = (
+        postfix.host, postfix.port, "", "")
+    account.save()
+    gone, _fine = contacts(manager, 2)
+    smtp_server.handler.rcpt_replies[gone.email] = [f"550 5.1.1 <{gone.email}>: User unknown"]
+    mailing = start_mailing(manager)
+    send_all()
+    assert set(mailing.deliveries.values_list("status", flat=True)) == {"sent"}
+    try:
+        wait_for(lambda: any((dovecot.maildir / "new").iterdir()), timeout=60)
+    except AssertionError:
+        raise AssertionError(postfix.log()) from None
+
+    assert read_account(account.pk)["bounce"] == 1
+    delivery = mailing.deliveries.get(email=gone.email)
+    assert outcome(delivery)[:2] == ("hard", "5.1.1")
+    assert Suppression.objects.get().email == gone.email
+    assert "Reporting-MTA: dns; mx.sender.example" in FeedbackReport.objects.get().raw
