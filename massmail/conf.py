@@ -91,6 +91,19 @@ DEFAULTS = {
     # background (a Celery task, or the `massmail_send --forever` loop without Celery):
     # the mailing shows "being created" with its progress and is activated when ready.
     "CREATE_IN_BACKGROUND_ABOVE": 20_000,
+    # Mailbox feedback (massmail.feedback): on an account's first read, or after its
+    # INBOX was recreated (UIDVALIDITY changed), only messages of the last this many days.
+    "FEEDBACK_LOOKBACK_DAYS": 30,
+    # Seconds between two runs of the read_mailboxes task by Celery beat.
+    "FEEDBACK_INTERVAL": 300,
+    # Bytes of one mailbox message that are read: a report's headers and status parts
+    # come first, so a huge attachment is never downloaded.
+    "FEEDBACK_MAX_BYTES": 256 * 1024,
+    # Bytes of a bounce or complaint report kept for the owner to read.
+    "FEEDBACK_RAW_BYTES": 32 * 1024,
+    # Soft bounces (4.x.x) of one address within this many days that suppress it.
+    "FEEDBACK_SOFT_BOUNCES": 3,
+    "FEEDBACK_SOFT_BOUNCE_DAYS": 14,
 }
 
 

@@ -128,6 +128,16 @@ class EmailAccount(models.Model):
     )
     oauth_connected_at = models.DateTimeField(_("connected at"), null=True, blank=True,
                                               editable=False)
+    # Where the feedback reader stopped: the INBOX's UIDVALIDITY and the last UID read
+    # under it; a lease so one reader at a time holds the account's mailbox; the failure
+    # (wrong password, server down) that stops reading, told to the owner once.
+    feedback_uidvalidity = models.BigIntegerField(null=True, blank=True, editable=False)
+    feedback_last_uid = models.BigIntegerField(default=0, editable=False)
+    feedback_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    feedback_lease_owner = models.CharField(max_length=64, blank=True, editable=False)
+    feedback_read_at = models.DateTimeField(_("mailbox last read"), null=True, blank=True)
+    feedback_error = models.TextField(_("mailbox reading fails because"), blank=True)
+    feedback_error_at = models.DateTimeField(_("mailbox failing since"), null=True, blank=True)
 
     objects = OwnedQuerySet.as_manager()
 
@@ -425,6 +435,8 @@ class Delivery(models.Model):
             models.Index(fields=["status", "lease_until"], name="massmail_lease_idx"),
             # Every delivery to an address in any letter case (unsubscribes, feedback).
             models.Index(key_expression("email"), name="massmail_delivery_key_idx"),
+            # Mailbox feedback: a report names the Message-ID it is about.
+            models.Index(fields=["message_id"], name="massmail_delivery_msgid_idx"),
         ]
 
     def __str__(self):
@@ -481,6 +493,7 @@ class Suppression(models.Model):
         ONE_CLICK = "one_click", _("one-click (mail client)")
         SMTP = "smtp", _("SMTP reply")
         ADMIN = "admin", _("admin")
+        MAILBOX = "mailbox", _("mailbox feedback")
 
     email = models.EmailField(_("email"), max_length=254)
     reason = models.CharField(_("reason"), max_length=12, choices=Reason.choices)
@@ -711,3 +724,67 @@ class MailingCreation(models.Model):
 
     def __str__(self):
         return f"{self.mailing}: {self.done}/{self.total}"
+
+class FeedbackReport(models.Model):
+    """A bounce or complaint report read from an account's mailbox, kept so the owner can
+    see why an address was suppressed. Soft bounces are kept too: three of them in
+    FEEDBACK_SOFT_BOUNCE_DAYS suppress the address. ``report_id`` (the report's own
+    Message-ID, or a digest of its headers) makes re-reading the mailbox harmless."""
+
+    class Kind(models.TextChoices):
+        HARD_BOUNCE = "hard", _("hard bounce")
+        SOFT_BOUNCE = "soft", _("soft bounce")
+        COMPLAINT = "complaint", _("complaint")
+
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, related_name="feedback_reports",
+        verbose_name=_("delivery"),
+    )
+    email = models.EmailField(_("email"), max_length=254)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    status = models.CharField(_("status code"), max_length=16, blank=True)
+    diagnostic = models.TextField(_("diagnostic"), blank=True)
+    report_id = models.CharField(_("report Message-ID"), max_length=255)
+    raw = models.TextField(_("raw report"), blank=True,
+                           help_text=_("The start of the report as received."))
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("feedback report")
+        verbose_name_plural = _("feedback reports")
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "report_id"],
+                                    name="massmail_one_report_per_delivery"),
+        ]
+        indexes = [models.Index(fields=["email", "kind", "received_at"],
+                                name="massmail_report_email_idx")]
+
+    def __str__(self):
+        return f"{self.email} ({self.get_kind_display()} {self.status})".strip()
+
+
+class Reply(models.Model):
+    """A human reply to a delivery. The reply itself stays in the mailbox: its
+    Message-ID, sender, subject and date are enough to find it there."""
+
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, related_name="replies", verbose_name=_("delivery"),
+    )
+    message_id = models.CharField(_("Message-ID"), max_length=255)
+    from_email = models.CharField(_("from"), max_length=254)
+    subject = models.CharField(_("subject"), max_length=255, blank=True)
+    sent_at = models.DateTimeField(_("date"), null=True, blank=True)
+    received_at = models.DateTimeField(_("read"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("reply")
+        verbose_name_plural = _("replies")
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "message_id"],
+                                    name="massmail_one_reply_per_message"),
+        ]
+
+    def __str__(self):
+        return f"{self.from_email}: {self.subject}"

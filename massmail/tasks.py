@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from .conf import conf
 from .creation.background import step as create_step
+from .feedback.reader import accounts_to_read, read_account
 from .sending import tickets
 from .sending.batch import send_batch as run_batch
 from .sending.dispatch import dispatch as plan
@@ -47,3 +48,16 @@ def send_batch(mailing_id, account_id):
     if result.more:
         queue_batch(mailing_id, account_id)
     return dict(result.counts)
+
+
+@shared_task(name="massmail.tasks.read_mailboxes", acks_late=True, ignore_result=True)
+def read_mailboxes():
+    """Read the feedback of every account that has it on, one account per task."""
+    for account_id in accounts_to_read():
+        read_mailbox.apply_async((account_id,), queue=conf.CELERY_QUEUE)
+
+
+@shared_task(name="massmail.tasks.read_mailbox", acks_late=True, ignore_result=True)
+def read_mailbox(account_id):
+    counts = read_account(account_id)
+    return dict(counts) if counts is not None else None

@@ -224,3 +224,30 @@ def oauth_dovecot(oauth_provider):
     server = Dovecot(oauth_provider.url).start()
     yield server
     server.stop()
+
+
+# --- mailbox feedback ------------------------------------------------------------------
+
+
+@pytest.fixture
+def dovecot():
+    """A real IMAP server (Debian's Dovecot) on a free 127.0.0.1 port; see tests/imap.py."""
+    from .imap import Dovecot, available
+
+    need_service("Dovecot", available(), "needs Debian's dovecot-imapd (/usr/sbin/dovecot)")
+    server = Dovecot().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postfix(dovecot, smtp_server):
+    """A private Postfix that relays to the test SMTP server and delivers the reports
+    it generates for ``dovecot.user`` into Dovecot's Maildir; see tests/postfix.py."""
+    from .postfix import Postfix, available
+
+    need_service("Postfix", available(), "needs Debian's postfix and root to start it")
+    server = Postfix(relay_port=smtp_server.port, mailbox=dovecot.user, maildir=dovecot.maildir,
+                     uid=dovecot.uid, gid=dovecot.gid).start()
+    yield server
+    server.stop()

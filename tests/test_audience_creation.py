@@ -43,7 +43,8 @@ EXPECTED_EMAILS = sorted([
     "lead2@example.net", "lead3@example.net", "office@company.example", "ok2@example.org",
     "plain@example.org", "sep@example.org", "spaced@example.org", "tabbed@example.org",
     "two@example.org", "user@bücher.example", "user@localhost", "x" * 240 + "@example.org",
-    "bücher@example.org", "dash-@example.org", "b@sub.ex-ample.co.uk", "C@d.co", "long" + "g" * 60 + "@example.org",
+    "bücher@example.org", "dash-@example.org", "b@sub.ex-ample.co.uk", "C@d.co",
+    "long" + "g" * 60 + "@example.org",
 ])
 EXPECTED_EXCLUDED = {"duplicate": 5, "no_address": 3, "invalid_address": 14, "not_eligible": 1,
                      "host_unsubscribed": 1, "unsubscribed": 1, "suppressed": 1,

@@ -9,7 +9,7 @@ from django.contrib import admin
 
 from massmail.admin import RecipientAdminMixin
 
-from .models import Company, Contact, Lead
+from .models import Company, Contact, Lead, Reply
 
 
 class OwnRecordsAdmin(admin.ModelAdmin):
@@ -55,3 +55,10 @@ class LeadAdmin(RecipientAdminMixin, OwnRecordsAdmin):
                     "disqualified")
     list_filter = ("owner", "massmail", "disqualified")
     search_fields = ("first_name", "last_name", "email", "company_name")
+
+
+@admin.register(Reply)
+class ReplyAdmin(admin.ModelAdmin):
+    list_display = ("from_email", "subject", "contact", "company", "lead", "received_at")
+    search_fields = ("from_email", "subject", "text")
+    list_select_related = ("contact", "company", "lead")

@@ -9,6 +9,7 @@ class CrmConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from . import replies  # noqa: F401  (connects the reply_received receiver)
         from .permissions import grant_managers_crm_access
 
         post_migrate.connect(grant_managers_crm_access, sender=self)

@@ -55,3 +55,26 @@ class Lead(models.Model):
 
     def __str__(self):
         return f"{self.first_name} {self.last_name}".strip()
+
+
+class Reply(models.Model):
+    """A response to a newsletter, imported from the mailbox (see replies.py): one of
+    contact, company or lead is set."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, null=True, blank=True,
+                                related_name="replies")
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, null=True, blank=True,
+                                related_name="replies")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, null=True, blank=True,
+                             related_name="replies")
+    from_email = models.CharField(max_length=254)
+    subject = models.CharField(max_length=255, blank=True)
+    text = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "replies"
+        ordering = ["-received_at"]
+
+    def __str__(self):
+        return f"{self.from_email}: {self.subject}"

@@ -1,6 +1,6 @@
 """massmail's admin: its own models, and the mixin a host adds to its recipient admins."""
 
-from . import accounts, mailings, messages, settings, suppressions  # noqa: F401 (registers)
+from . import accounts, feedback, mailings, messages, settings, suppressions  # noqa: F401 (registers)
 from .recipients import RecipientAdminMixin
 from .sites import register  # massmail's admins on a host's own AdminSite too
 

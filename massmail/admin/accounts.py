@@ -19,6 +19,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from ..feedback.mailbox import MailboxError, test_mailbox
 from ..models import EmailAccount, MassmailSettings
 from ..oauth.admin import ConnectMailboxMixin
 from ..sending import limits
@@ -54,6 +55,22 @@ class EmailAccountForm(forms.ModelForm):
     def clean_password(self):
         return self.cleaned_data["password"] or self._stored_password
 
+    imap_password = forms.CharField(
+        label=_("IMAP password"), required=False, strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_("Leave empty to keep the stored password. Empty: the SMTP password."),
+    )
+
+    imap_port = forms.IntegerField(label=_("IMAP port"), required=False, min_value=1,
+                                   max_value=65535, help_text=_("Empty: 993."))
+
+    def clean_imap_port(self):
+        return self.cleaned_data["imap_port"] or EmailAccount._meta.get_field("imap_port").default
+
+    def clean_imap_password(self):
+        # Until the form is applied, the instance holds the stored value.
+        return self.cleaned_data["imap_password"] or self.instance.imap_password
+
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("use_tls") and cleaned.get("use_ssl"):
@@ -86,7 +103,7 @@ class EmailAccountAdmin(ConnectMailboxMixin, OwnedAdmin):
     actions = ["reenable"]
     # What the engine records about the account: shown, never typed in.
     readonly_fields = ("sent_recently", "state", "disabled_reason", "disabled_at", "paused_until",
-                       "last_error", "last_error_at", "created_at")
+                       "last_error", "last_error_at", "created_at", "feedback_state")
     fieldsets = [
         (None, {"fields": ("owner", "name", "from_name", "from_email", "main", "massmail")}),
         (_("SMTP server"), {"fields": ("smtp_host", "smtp_port", "smtp_user", "password",
@@ -96,6 +113,9 @@ class EmailAccountAdmin(ConnectMailboxMixin, OwnedAdmin):
         (_("State"), {"fields": ("state", "disabled_reason", "disabled_at", "paused_until",
                                  "last_error", "last_error_at", "created_at")}),
         (_("Sign-in"), {"fields": ("auth_method", "oauth_address", "oauth_connected_at")}),
+        (_("Mailbox feedback (IMAP)"), {"fields": (
+            "read_feedback", "feedback_state", "imap_host", "imap_port", "imap_use_ssl",
+            "imap_user", "imap_password")}),
     ]
 
     def get_queryset(self, request):
@@ -126,7 +146,7 @@ class EmailAccountAdmin(ConnectMailboxMixin, OwnedAdmin):
         """
         if request.user.is_superuser:
             return self.fieldsets
-        hidden = {"password", self.owner_field}
+        hidden = {"password", "imap_password", self.owner_field}
         return [(name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
                 for name, options in self.fieldsets]
 
@@ -200,6 +220,9 @@ class EmailAccountAdmin(ConnectMailboxMixin, OwnedAdmin):
             path("<path:object_id>/test-connection/",
                  self.admin_site.admin_view(require_POST(self.test_connection_view)),
                  name="{}_{}_test_connection".format(*info)),
+            path("<path:object_id>/test-mailbox/",
+                 self.admin_site.admin_view(require_POST(self.test_mailbox_view)),
+                 name="{}_{}_test_mailbox".format(*info)),
             *super().get_urls(),
         ]
 
@@ -216,3 +239,30 @@ class EmailAccountAdmin(ConnectMailboxMixin, OwnedAdmin):
                 "account": account, "result": result}, messages.SUCCESS)
         return HttpResponseRedirect(
             reverse(f"{self.admin_site.name}:{self.opts.app_label}_emailaccount_change", args=[account.pk]))
+
+    def test_mailbox_view(self, request, object_id):
+        """Log in to the account's IMAP mailbox and examine the INBOX (read-only);
+        owners and superusers only, like "Test connection"."""
+        account = self.owned_object(request, object_id)
+        try:
+            result = test_mailbox(account)
+        except MailboxError as error:
+            self.message_user(request, gettext("Mailbox test of %(account)s failed: %(error)s") % {
+                "account": account, "error": error}, messages.ERROR)
+        else:
+            self.message_user(request, gettext("Mailbox test of %(account)s succeeded. %(result)s") % {
+                "account": account, "result": result}, messages.SUCCESS)
+        return HttpResponseRedirect(
+            reverse(f"{self.admin_site.name}:{self.opts.app_label}_emailaccount_change", args=[account.pk]))
+
+    @admin.display(description=_("mailbox feedback"))
+    def feedback_state(self, account):
+        """Whether the feedback reader can read the mailbox, and when it last did."""
+        if not account.read_feedback:
+            return gettext("Not read")
+        if account.feedback_error:
+            return gettext("Failing since %(when)s: %(reason)s") % {
+                "when": _when(account.feedback_error_at), "reason": account.feedback_error}
+        if account.feedback_read_at is None:
+            return gettext("Not read yet")
+        return gettext("Last read %(when)s") % {"when": _when(account.feedback_read_at)}

@@ -37,6 +37,7 @@ from ..models import Delivery, Mailing, MassmailSettings, Message
 from ..recipients import get_sources, source_for_content_type
 from ..sending.control import activation_warnings
 from .delivery_rows import DeliveryChangeList, reply_text, resend
+from .feedback import FEEDBACK_FIELDSET, DeliveryFeedbackMixin, MailingFeedbackMixin, with_feedback_counts
 from .mailing_status import page_reasons, percent_processed, progress_counts, progress_html, status_html
 from .messages import problems
 from .owned import OwnedAdmin, ScopedAdmin
@@ -195,7 +196,7 @@ class MailingChangeList(ChangeList):
 
 
 @admin.register(Mailing)
-class MailingAdmin(ReportsMixin, OwnedAdmin):
+class MailingAdmin(ReportsMixin, MailingFeedbackMixin, OwnedAdmin):
     team_visible = True  # team leads view their team's mailings (owned.py)
     form = MailingForm
     list_display = ("__str__", "status_cell", "progress_cell", "sent_24h_cell", "why_cell",
@@ -222,6 +223,7 @@ class MailingAdmin(ReportsMixin, OwnedAdmin):
                                         "excluded_display"]}),
             (_("Dates"), {"fields": ["created_at", "updated_at", "finished_at"],
                           "classes": ["collapse"]}),
+            FEEDBACK_FIELDSET,
         ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -229,7 +231,7 @@ class MailingAdmin(ReportsMixin, OwnedAdmin):
         is fixed once sending began, so every recipient gets the same one; a finished
         mailing's status is final."""
         readonly = ["owner", "progress_cell", "why_cell", "deliveries_link", "excluded_display",
-                    "created_at", "updated_at", "finished_at"]
+                    "created_at", "updated_at", "finished_at", "feedback_cell"]
         if obj is not None and obj.deliveries.exclude(status=Delivery.Status.PENDING).exists():
             readonly.append("message")
         if obj is not None and obj.status == Mailing.Status.DONE:
@@ -240,7 +242,7 @@ class MailingAdmin(ReportsMixin, OwnedAdmin):
         return False
 
     def get_changelist(self, request, **kwargs):
-        return MailingChangeList
+        return with_feedback_counts(MailingChangeList)
 
     def get_urls(self):
         return [
@@ -378,7 +380,7 @@ class MailingAdmin(ReportsMixin, OwnedAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ScopedAdmin):  # the mailing owner's and team's (owned.py)
+class DeliveryAdmin(DeliveryFeedbackMixin, ScopedAdmin):  # the owner's and team's (owned.py)
     owner_field = "mailing__owner"
     list_display = ("email", "recipient_link", "mailing", "status", "account", "attempts",
                     "attempted_at", "sent_at", "reply", "skip_reason", "suppressed")

@@ -16,6 +16,7 @@ from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from ..addresses import address_key, key_expression, normalise_email
 from ..models import Suppression
@@ -80,7 +81,7 @@ class SuppressionAdmin(admin.ModelAdmin):
     list_filter = ("reason", "channel", "created_at")
     list_select_related = ("mailing",)
     search_fields = ("email", "note")
-    actions = ["export_csv"]
+    actions = ["export_csv", "unsuppress_bounced"]
     # Lives beside the unsubscribe page templates: it only adds the "Export CSV" button.
     change_list_template = "massmail/unsubscribe_suppression_change_list.html"
 
@@ -138,3 +139,15 @@ class SuppressionAdmin(admin.ModelAdmin):
     @admin.action(description=_("Export selected as CSV"))
     def export_csv(self, request, queryset):
         return csv_response(queryset)
+
+    @admin.action(description=_("Un-suppress selected bounced addresses"), permissions=["delete"])
+    def unsuppress_bounced(self, request, queryset):
+        """Let bounced addresses be mailed again (a mailbox that works again). Other
+        reasons are left alone: an unsubscribe or a complaint is the recipient's choice.
+        Each removal is recorded in the admin log with the user who did it."""
+        bounced = queryset.filter(reason=Suppression.Reason.BOUNCED)
+        self.log_deletions(request, bounced)
+        count, _deleted = bounced.delete()
+        self.message_user(request, ngettext(
+            "%(count)d bounced address may be mailed again.",
+            "%(count)d bounced addresses may be mailed again.", count) % {"count": count})

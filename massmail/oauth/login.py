@@ -48,13 +48,13 @@ def smtp_login(smtp, account):
 
 def imap_login(client, account):
     """Log the IMAPClient ``client`` in as ``account``: IMAP user and password (the SMTP
-    ones when empty), or XOAUTH2 as the connected mailbox.
+    ones, then the From address, when empty), or XOAUTH2 as the connected mailbox.
 
     A refusal raises imapclient's LoginError; for an OAuth2 account without a usable
     token, ReconnectNeeded or TokenUnavailable (both MassmailError).
     """
     if account.auth_method == AuthMethod.PASSWORD:
-        client.login(account.imap_user or account.smtp_user,
+        client.login(account.imap_user or account.smtp_user or account.from_email,
                      account.imap_password or account.password)
         return
     token = tokens.access_token(account)

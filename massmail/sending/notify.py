@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 log = logging.getLogger(__name__)
 
 
-def _tell(user, subject, body):
+def tell(user, subject, body):
     if not user.email:
         log.info("No address to notify user %s: %s", user.pk, subject)
         return
@@ -24,7 +24,7 @@ def _tell(user, subject, body):
 
 
 def mailing_done(mailing, counts):
-    _tell(
+    tell(
         mailing.owner,
         _("Mailing finished: %(name)s") % {"name": mailing},
         _("Your mailing %(name)s has finished.\n\nSent: %(sent)d\nFailed: %(failed)d\n"
@@ -34,11 +34,11 @@ def mailing_done(mailing, counts):
 
 
 def mailing_interrupted(mailing, reason):
-    _tell(mailing.owner, _("Mailing interrupted: %(name)s") % {"name": mailing}, reason)
+    tell(mailing.owner, _("Mailing interrupted: %(name)s") % {"name": mailing}, reason)
 
 
 def account_disabled(account, reason):
-    _tell(
+    tell(
         account.owner,
         _("Email account disabled: %(account)s") % {"account": account},
         _("massmail stopped sending through %(account)s because the server refused it:\n\n"
