@@ -396,7 +396,8 @@ class Run:
     restarted_ready_at: float | None = None
     recovered_at: float | None = None
     finished_at: float | None = None
-    dispatches: int = 0
+    lease_end: float | None = None  # when the killed batch's account lease ran out
+    dispatches: list = field(default_factory=list)  # when each dispatch was queued
     load_start: str = ""
 
     def seconds(self, moment):
@@ -415,7 +416,7 @@ def drive(args, app, workers, handler, mailing, run):
     while time.monotonic() < deadline:
         if time.monotonic() >= next_dispatch:
             tasks.queue_dispatch()
-            run.dispatches += 1
+            run.dispatches.append(time.monotonic())
             next_dispatch += args.dispatch_interval
         received = handler.snapshot()
         if run.kill_at is None and len(received) >= args.kill_after:
@@ -442,9 +443,20 @@ def kill_one(app, workers, run):
     workers.kill(name)
     run.kill_at = time.monotonic()
     run.killed_worker, run.killed_account = hostname(name), account
+    run.lease_end = lease_end(account)
     workers.start(name)
     wait_ready(app, workers, [name])
     run.restarted_ready_at = time.monotonic()
+
+
+def lease_end(account_id):
+    """time.monotonic() at which the account's batch lease ends (None: not held)."""
+    from django.utils import timezone
+
+    from massmail.models import EmailAccount
+
+    until = EmailAccount.objects.get(pk=account_id).batch_lease_until
+    return time.monotonic() + (until - timezone.now()).total_seconds() if until else None
 
 
 # --- the report ---------------------------------------------------------------------
@@ -513,7 +525,8 @@ def report(args, database, server_port, run, mailing, handler, plan, ok_in_time)
           f"{RESET_EVERY} emails received")
     print(f"  dispatch      massmail.tasks.dispatch queued by this process every "
           f"{args.dispatch_interval:g} s (production beat: DISPATCH_INTERVAL="
-          f"{conf.DISPATCH_INTERVAL}); {run.dispatches} after the one at activation")
+          f"{conf.DISPATCH_INTERVAL}): at activation, then at "
+          f"{', '.join(f'+{run.seconds(at):.0f}' for at in run.dispatches)} s")
     print(f"  settings      working hours off; daily limits {100 * args.n:,}; RETRY_DELAYS="
           f"{conf.RETRY_DELAYS}, MAX_ATTEMPTS={conf.MAX_ATTEMPTS}, LEASE_SECONDS="
           f"{conf.LEASE_SECONDS}, BATCH_SIZE={conf.BATCH_SIZE}, BATCH_MAX_SECONDS="
@@ -567,6 +580,11 @@ def report_kill(run):
     print(f"  kill          worker {run.killed_worker} SIGKILLed at +{run.seconds(run.kill_at):.1f} s "
           f"while sending for account {run.killed_account}; restarted, ready "
           f"{run.restarted_ready_at - run.kill_at:.1f} s later")
+    if run.lease_end is not None:
+        print(f"                the killed batch's hold on account {run.killed_account} "
+              f"(its batch lease, not renewed any more) ran out at "
+              f"+{run.seconds(run.lease_end):.1f} s, {run.lease_end - run.kill_at:.1f} s after "
+              f"the kill")
     if run.recovered_at is None:
         print(f"  recovery      NEVER: no email of account {run.killed_account} was accepted "
               f"on a new connection after the kill")
