@@ -475,7 +475,7 @@ def failure_classes(mailing):
     return classes
 
 
-def check(mailing, received):
+def check(mailing, received, greylisted):
     """Duplicates and lost rows, comparing the server's log with the rows."""
     from massmail.models import Delivery
     from massmail.sending.states import OPEN, WORKER_STOPPED
@@ -501,6 +501,8 @@ def check(mailing, received):
             if rows.get(address, ("", ""))[0] == Delivery.Status.SENT
             and rows[address][1] != r.message_id),
         "reset": reset,
+        "greylisted, then sent": {email for email in greylisted
+                                  if rows.get(email, ("",))[0] == Delivery.Status.SENT},
         "killed": killed,
         "killed and received": killed & set(by_address),
     }
@@ -512,7 +514,7 @@ def report(args, database, server_port, run, mailing, handler, plan, ok_in_time)
 
     received = handler.snapshot()
     statuses = status_counts(Delivery)
-    found = check(mailing, received)
+    found = check(mailing, received, set(handler.greylisted))
     lost = sum(len(found[key]) for key in ("open", "received, not recorded",
                                            "recorded sent, not received", "Message-ID differs"))
     print("massmail fault benchmark")
@@ -554,14 +556,17 @@ def report_rows(args, statuses, mailing, found, plan):
     failed = failure_classes(mailing)
     expected = plan.expected()
     print(f"  deliveries    {args.n:,}: {dict(sorted(statuses.items()))}")
-    print(f"  sent          {statuses.get('sent', 0):,} (greylisted first, sent on a retry: "
-          f"{expected['greylisted']} expected)")
+    print(f"  sent          {statuses.get('sent', 0):,} ({len(found['greylisted, then sent'])} "
+          f"of them greylisted first and sent on a retry; {expected['greylisted']} planned)")
     print("  failed        " + ", ".join(
-        f"{label} {count} (expected {expected.get(label, 0)})"
+        f"{label} {count} (planned {expected.get(label, 0)})"
         for label, count in sorted(failed.items())) or "0")
+    planned_faults = sum(plan.fault(int(ADDRESS_INDEX.match(email).group(1))) is not None
+                         for email in found["killed"])
     print(f"  unknown       {statuses.get('unknown', 0)}: {len(found['reset'])} reset during "
           f"DATA (data received, no reply), {len(found['killed'])} held by the killed worker "
-          f"({len(found['killed and received'])} of them had reached the server)")
+          f"({len(found['killed and received'])} of them had reached the server; "
+          f"{planned_faults} had a planned fault, so that class has fewer failures)")
     print(f"  skipped       {statuses.get('skipped', 0)}")
 
 
