@@ -496,10 +496,9 @@ def check(mailing, received, greylisted):
         "recorded sent, not received": sorted(
             email for email, row in rows.items()
             if row[0] == Delivery.Status.SENT and email not in accepted),
+        # Every email that arrived carries the Message-ID its row committed before sending.
         "Message-ID differs": sorted(
-            address for address, r in accepted.items()
-            if rows.get(address, ("", ""))[0] == Delivery.Status.SENT
-            and rows[address][1] != r.message_id),
+            r.rcpt for r in received if rows.get(r.rcpt, ("", ""))[1] != r.message_id),
         "reset": reset,
         "greylisted, then sent": {email for email in greylisted
                                   if rows.get(email, ("",))[0] == Delivery.Status.SENT},
@@ -541,7 +540,8 @@ def report(args, database, server_port, run, mailing, handler, plan, ok_in_time)
     print(f"  duplicates    {len(found['duplicates'])} {found['duplicates'][:5] or ''}")
     print(f"  lost rows     {lost} (open at the end {len(found['open'])}, received but recorded "
           f"neither sent nor unknown {len(found['received, not recorded'])}, recorded sent but "
-          f"never received {len(found['recorded sent, not received'])}, Message-ID differs "
+          f"never received {len(found['recorded sent, not received'])}, received with another "
+          f"Message-ID than its row's "
           f"{len(found['Message-ID differs'])})")
     recovery = report_kill(run)
     report_accounts(EmailAccount, mailing)
@@ -558,9 +558,10 @@ def report_rows(args, statuses, mailing, found, plan):
     print(f"  deliveries    {args.n:,}: {dict(sorted(statuses.items()))}")
     print(f"  sent          {statuses.get('sent', 0):,} ({len(found['greylisted, then sent'])} "
           f"of them greylisted first and sent on a retry; {expected['greylisted']} planned)")
-    print("  failed        " + ", ".join(
+    print(f"  failed        {sum(failed.values())}: " + ", ".join(
         f"{label} {count} (planned {expected.get(label, 0)})"
-        for label, count in sorted(failed.items())) or "0")
+        for label, count in sorted(failed.items())) + f"; {bounced_suppressions()} addresses "
+        f"suppressed as bounced")
     planned_faults = sum(plan.fault(int(ADDRESS_INDEX.match(email).group(1))) is not None
                          for email in found["killed"])
     print(f"  unknown       {statuses.get('unknown', 0)}: {len(found['reset'])} reset during "
@@ -568,6 +569,12 @@ def report_rows(args, statuses, mailing, found, plan):
           f"({len(found['killed and received'])} of them had reached the server; "
           f"{planned_faults} had a planned fault, so that class has fewer failures)")
     print(f"  skipped       {statuses.get('skipped', 0)}")
+
+
+def bounced_suppressions():
+    from massmail.models import Suppression
+
+    return Suppression.objects.filter(reason=Suppression.Reason.BOUNCED).count()
 
 
 def report_server(handler, received):

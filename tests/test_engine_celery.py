@@ -51,8 +51,8 @@ def test_an_account_left_locked_by_a_killed_worker_sends_again_when_its_lease_en
     people = contacts(manager, 3)
     now = timezone.now()
     EmailAccount.objects.filter(pk=account.pk).update(
-        batch_lease_owner="killed-worker", batch_started_at=now - datetime.timedelta(seconds=57),
-        batch_lease_until=now + datetime.timedelta(seconds=3))
+        batch_lease_owner="killed-worker", batch_started_at=now - datetime.timedelta(seconds=55),
+        batch_lease_until=now + datetime.timedelta(seconds=5))
     app.conf.update(broker_url=redis_url, task_always_eager=False)
     app.control.purge()
     with override_settings(MASSMAIL={**settings.MASSMAIL, "DISPATCH_ON_ACTIVATE": True}), \
