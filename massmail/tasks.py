@@ -16,6 +16,7 @@ from .feedback.reader import accounts_to_read, read_account
 from .sending import tickets
 from .sending.batch import send_batch as run_batch
 from .sending.dispatch import dispatch as plan
+from .sending.dispatch import recheck_at
 
 
 def queue_batch(mailing_id, account_id):
@@ -29,9 +30,16 @@ def queue_dispatch():
 
 
 @shared_task(name="massmail.tasks.dispatch", acks_late=True, ignore_result=True)
-def dispatch():
+def dispatch(follow_up=True):
+    """Queue the planned batches. Unless this is itself a follow-up, also queue one
+    follow-up dispatch for when a held account lease runs out before the next beat, so
+    a killed worker's account is back within about LEASE_SECONDS (at most one follow-up
+    per beat: follow-ups queue none)."""
     for mailing_id, account_id in plan():
         queue_batch(mailing_id, account_id)
+    when = recheck_at(timezone.now()) if follow_up else None
+    if when:
+        dispatch.apply_async(kwargs={"follow_up": False}, eta=when, queue=conf.CELERY_QUEUE)
 
 
 @shared_task(name="massmail.tasks.create_deliveries", acks_late=True, ignore_result=True)

@@ -1,7 +1,11 @@
 """Planning: which (mailing, account) batches should run now. Sends nothing itself."""
 
+import datetime
+
+from django.db.models import Min
 from django.utils import timezone
 
+from ..conf import conf
 from ..models import Delivery, EmailAccount, Mailing, MassmailSettings
 from . import control, eligibility, limits, states
 from .routing import route
@@ -31,3 +35,19 @@ def dispatch(now=None):
 def _busy(account, now):
     """A batch holds this account: another one would only find it locked."""
     return EmailAccount.objects.filter(pk=account.pk, batch_lease_until__gte=now).exists()
+
+
+def recheck_at(now):
+    """When to dispatch again before the next beat, or None: just after the earliest
+    batch lease of an account that ends before that beat.
+
+    A live batch renews its lease long before then, and that extra dispatch finds the
+    account busy. A killed worker's lease is not renewed, and without it the account
+    would wait for the following beat: up to LEASE_SECONDS + DISPATCH_INTERVAL after the
+    crash instead of about LEASE_SECONDS."""
+    next_beat = now + datetime.timedelta(seconds=conf.DISPATCH_INTERVAL)
+    end = EmailAccount.objects.filter(
+        massmail=True, disabled_at__isnull=True, batch_lease_until__gte=now,
+        batch_lease_until__lt=next_beat,
+    ).aggregate(end=Min("batch_lease_until"))["end"]
+    return end + datetime.timedelta(seconds=1) if end else None
