@@ -1,7 +1,7 @@
 """Celery tasks: thin wrappers over massmail.sending.
 
-Both are acks_late (a lost worker's message is redelivered; claims make a redelivered
-batch harmless). Run workers with --prefetch-multiplier=1; a batch stops after
+Every task is acks_late (a lost worker's message is redelivered; claims make a
+redelivered batch harmless). Run workers with --prefetch-multiplier=1; a batch stops after
 MASSMAIL["BATCH_MAX_SECONDS"], far inside the broker's visibility timeout, and enqueues
 its own continuation when work is left. Every task goes to MASSMAIL["CELERY_QUEUE"],
 and a (mailing, account) pair never has two batches queued (sending/tickets.py).

@@ -48,8 +48,8 @@ def sendable(queryset, now):
 
 def claim(mailing, account, now, settings, lease_owner, size=None):
     """pending -> claimed: up to ``size`` rows of ``mailing`` for ``account`` within its
-    budget. Returns the ids claimed (possibly none). Retries waiting longest go first,
-    then new rows, so a row that keeps failing never blocks the others."""
+    budget. Returns the ids claimed (possibly none). Rows tried fewer times go first, so
+    a row that keeps failing never blocks the others."""
     size = size or conf.BATCH_SIZE
     with transaction.atomic():
         account = EmailAccount.objects.select_for_update().defer("password").get(pk=account.pk)
