@@ -76,6 +76,7 @@ def test_imap_password_is_write_only(client, root, anna):
     data = {"owner": anna.pk, "name": account.name, "from_email": account.from_email,
             "smtp_host": "smtp.example.org", "smtp_port": 587, "smtp_user": "u", "password": "",
             "imap_port": 993, "imap_use_ssl": "on", "read_feedback": "on", "imap_password": "",
+            "auth_method": "password",
             "massmail": "on"}
     response = client.post(url("emailaccount_change", account.pk), data)
     assert response.status_code == 302, response.content.decode()[:3000]

@@ -49,7 +49,7 @@ def url(model, view, *args):
 
 # What the example CRM grants the group after migrate (example_project/crm/permissions.py).
 CRM_GRANTED = {("crm", f"{action}_{model}") for action in ("view", "change")
-               for model in ("company", "contact", "lead")}
+               for model in ("company", "contact", "lead", "reply")}
 
 
 def test_migrate_created_the_group_with_exactly_the_manager_permissions():
