@@ -1,8 +1,6 @@
 """MASSMAIL["CELERY_QUEUE"] holds for every massmail task: the dispatch on activation,
 the beat schedule and the batches, proven with a real worker that listens only there."""
 
-import time
-
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
@@ -13,16 +11,9 @@ from massmail.setup import ensure_dispatch_schedule
 
 from .engine import contacts, start_mailing
 from .factories import UserFactory
+from .test_engine_celery import wait_for
 
 QUEUE = "massmail-only"
-
-
-def wait_for(condition, timeout=60):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.05)
 
 
 def with_queue(**values):

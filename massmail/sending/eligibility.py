@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from ..creation.background import progress_text
 from ..models import EmailAccount, Mailing
 from . import schedule
 
@@ -25,6 +26,8 @@ def hold(mailing, now, settings):
         return _("The mailing was interrupted.")
     if mailing.status == Mailing.Status.DONE:
         return _("The mailing has finished.")
+    if mailing.status == Mailing.Status.CREATING:
+        return progress_text(mailing)
     if mailing.status != Mailing.Status.ACTIVE:
         return _("The mailing is not active.")
     if mailing.start_at and mailing.start_at > now:

@@ -13,8 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from ..conf import conf
-from ..creation import background
-from ..models import Delivery, EmailAccount, Mailing, MassmailSettings
+from ..models import Delivery, EmailAccount, MassmailSettings
 from . import eligibility, limits, states
 from .eligibility import local_time, split, usable_accounts
 from .routing import non_vip_waiting
@@ -24,8 +23,6 @@ def why_not_sending(mailing, now=None):
     """A list of reasons; empty when the mailing is sending (or may send) right now."""
     now = now or timezone.now()
     settings = MassmailSettings.load()
-    if mailing.status == Mailing.Status.CREATING:
-        return [background.progress_text(mailing)]
     held = eligibility.hold(mailing, now, settings)
     if held:
         return [held]
