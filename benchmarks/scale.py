@@ -220,8 +220,8 @@ class SinkRecord:
 
     smtp-sink appends each email to its dump file (-D); here that file is a FIFO read
     by grep, which passes on only the envelope and Message-ID lines, so nothing of the
-    50 KB bodies is kept or written to disk. smtp-sink writes an email there before it
-    answers the final ".", so a recorded email is one the sink accepted."""
+    50 KB bodies is kept or written to disk. smtp-sink dumps only emails whose data it
+    received whole; the record is complete once smtp-sink has stopped (close())."""
 
     def __init__(self, directory):
         if os.geteuid() == 0:  # smtp-sink runs as nobody and writes a file beside the dump
@@ -241,13 +241,11 @@ class SinkRecord:
         sender, rcpts, message_id = "", [], None
         for line in self.grep.stdout:
             name, _colon, value = line.partition(":")
-            value = value.strip().split(" ")[0].strip("<>") if name.lower() != "message-id" \
-                else value.strip()
-            name = name.lower()
-            if name == "x-mail-args":
-                sender, rcpts, message_id = value, [], None
+            name, value = name.lower(), value.strip()
+            if name == "x-mail-args":  # "<address> BODY=8BITMIME ..."
+                sender, rcpts, message_id = address(value), [], None
             elif name == "x-rcpt-args":
-                rcpts.append(value)
+                rcpts.append(address(value))
             elif message_id is None:  # the header's, not a body line's
                 message_id = value
                 self.emails.extend((sender, rcpt, message_id) for rcpt in rcpts)
@@ -256,6 +254,11 @@ class SinkRecord:
         os.close(self.writer)  # smtp-sink has stopped: grep reads the end and exits
         self.grep.wait(timeout=30)
         self.thread.join(timeout=30)
+
+
+def address(arguments):
+    """The address of a MAIL or RCPT command's arguments."""
+    return arguments.split(" ")[0].strip("<>")
 
 
 def multitenant(args):
