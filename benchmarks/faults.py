@@ -282,8 +282,8 @@ class Workers:
     """``celery -A example_project worker`` subprocesses, each in its own process group
     so that a SIGKILL takes its pool child too."""
 
-    def __init__(self, count, log_dir):
-        self.names = [f"faults{index + 1}@%h" for index in range(count)]
+    def __init__(self, count, log_dir, prefix="faults"):
+        self.names = [f"{prefix}{index + 1}@%h" for index in range(count)]
         self.log_dir = log_dir
         self.processes = {}
 
@@ -354,8 +354,9 @@ def running_batch(app, name):
 
 # --- seeding ------------------------------------------------------------------------
 
-def seed(n, accounts, port):
-    """The manager, ``accounts`` accounts on the fault server and a paused mailing."""
+def seed(n, accounts, port, manager=MANAGER):
+    """The manager, ``accounts`` accounts on the fault server and a paused mailing.
+    benchmarks/scale.py seeds several managers (each its own senders) with it."""
     from django.contrib.auth import get_user_model
 
     from example_project.crm.models import Contact
@@ -369,10 +370,10 @@ def seed(n, accounts, port):
     settings.postal_address = "Example Ltd, 1 Main Street, 12345 Sample Town"
     settings.save()
     user = get_user_model().objects.create(
-        username=MANAGER, is_staff=True, email="manager@bench.example.com")
+        username=manager, is_staff=True, email=f"{manager}@bench.example.com")
     for number in range(1, accounts + 1):
         EmailAccount.objects.create(
-            owner=user, name=f"Relay {number}", from_email=f"news{number}@bench.example.com",
+            owner=user, name=f"Relay {number}", from_email=f"news{number}@{manager}.example.com",
             smtp_host="127.0.0.1", smtp_port=port, smtp_user="", use_tls=False, use_ssl=False,
             daily_limit=100 * n, main=False, massmail=True)
     seed_contacts(user, n)

@@ -292,13 +292,19 @@ def postfix_version():
 
 
 @contextmanager
-def smtp_sink(choice="auto"):
-    """Start a sink on a free 127.0.0.1 port; yields (description, port)."""
+def smtp_sink(choice="auto", dump=None):
+    """Start a sink on a free 127.0.0.1 port; yields (description, port). ``dump``: a
+    path smtp-sink appends every email to (its -D option; benchmarks/scale.py reads it
+    through a FIFO), which requires smtp-sink."""
     port = free_port()
+    if dump and not (choice == "auto" and os.access(SMTP_SINK, os.X_OK)):
+        raise RuntimeError(f"Recording what the sink receives needs {SMTP_SINK}.")
     if choice == "auto" and os.access(SMTP_SINK, os.X_OK):
         command = [SMTP_SINK]
         if os.geteuid() == 0:
             command += ["-u", "nobody"]  # smtp-sink refuses to keep root privileges
+        if dump:
+            command += ["-D", str(dump)]
         command += [f"127.0.0.1:{port}", "256"]
         version = postfix_version()
         name = f"Postfix smtp-sink {version} ({SMTP_SINK})".replace("  ", " ")
@@ -574,6 +580,13 @@ def rate(sent, elapsed):
     return sent / elapsed if elapsed else 0.0
 
 
+def ratio(round_result):
+    """engine/raw emails per second of one round of throughput()."""
+    engine = round_result["engine"]
+    raw_rate = rate(round_result["raw_sent"], round_result["raw_elapsed"])
+    return rate(engine["sent"], engine["elapsed"]) / raw_rate if raw_rate else 0
+
+
 def megabytes(kilobytes):
     return kilobytes / 1024
 
@@ -598,7 +611,7 @@ def report(sink_name, database, args, result, memory_results):
         engine = round_result["engine"]
         engine_rate = rate(engine["sent"], engine["elapsed"])
         raw_rate = rate(round_result["raw_sent"], round_result["raw_elapsed"])
-        ratios.append(engine_rate / raw_rate if raw_rate else 0)
+        ratios.append(ratio(round_result))
         print(f"  round {number}: engine  {engine['sent']:,} sent in {engine['elapsed']:.2f} s = "
               f"{engine_rate:,.0f} emails/s  (deliveries: {engine['statuses']}, "
               f"mailing: {engine['mailings']})")
