@@ -16,6 +16,15 @@ from .test_engine_celery import wait_for
 QUEUE = "massmail-only"
 
 
+@pytest.fixture
+def worker_queues():
+    """A worker started to consume only QUEUE narrows the app's queue selection for the
+    rest of the process (Celery keeps it in app.amqp.queues): forget it afterwards, or
+    later workers of the suite would listen to QUEUE only."""
+    yield
+    del app.amqp.queues
+
+
 def with_queue(**values):
     return override_settings(MASSMAIL={**settings.MASSMAIL, "CELERY_QUEUE": QUEUE, **values})
 
@@ -23,7 +32,7 @@ def with_queue(**values):
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_on_the_named_queue_only_sends_an_activated_mailing(
-        redis_url, smtp_server, always_open, account_on):
+        redis_url, smtp_server, always_open, account_on, worker_queues):
     manager = UserFactory()
     account_on(manager)
     contacts(manager, 5)
