@@ -42,3 +42,14 @@ def test_a_lost_connection_is_unknown_only_after_the_data():
     assert classify(Stage.END, None, "reset").blame == Blame.UNKNOWN
     assert classify(Stage.RCPT, None, "reset").blame == Blame.TEMPORARY
     assert classify(Stage.RCPT, None, "reset").dropped
+
+
+@pytest.mark.parametrize("stage, code, reply, quota", [
+    ("end", 550, "5.4.5 Daily user sending quota exceeded.", True),
+    ("rcpt", 421, "4.7.28 Our system has detected an unusual rate of unsolicited mail", True),
+    ("mail", 421, "4.7.0 Too many messages sent from this account, try again later", True),
+    ("auth", 535, "5.7.8 Username and Password not accepted.", False),
+    ("rcpt", 452, "4.2.2 The email account that you tried to reach is over quota.", False),
+])
+def test_a_sending_quota_is_told_from_other_account_refusals(stage, code, reply, quota):
+    assert classify(stage, code, reply).quota == quota

@@ -426,12 +426,8 @@ class _Sender:
             reason = _("The server refused the account: %(code)s %(reply)s")
         reason %= {"code": verdict.code, "reply": verdict.reply}
         accounts.failed(self.account, f"{verdict.stage}:{verdict.code}", reason,
-                        quota=_looks_like_quota(verdict.reply))
+                        quota=verdict.quota)
         raise Stop(more=False)
-
-
-def _looks_like_quota(reply):
-    return "quota" in reply.lower() or "limit" in reply.lower() or "5.4.5" in reply
 
 
 def _unexpected(exc):

@@ -46,6 +46,11 @@ class Verdict:
     reply: str
 
     @property
+    def quota(self):
+        """The account hit a provider's sending quota or rate limit."""
+        return self.blame == Blame.ACCOUNT and bool(SENDING_QUOTA.search(self.reply))
+
+    @property
     def dropped(self):
         """The connection was lost instead of an answer (counts for the breaker)."""
         return self.code is None
@@ -53,16 +58,21 @@ class Verdict:
 
 ENHANCED = re.compile(r"^\s*(?:\d{3}[ -])?([245])\.(\d{1,3})\.(\d{1,3})\b")
 
+# A provider's sending quota or rate limit on the account: a longer pause than other
+# account refusals (see accounts.failed).
+SENDING_QUOTA = re.compile(r"sending (quota|limit)|rate limit|too many (messages|emails|recipients|"
+                           r"connections)|daily (user )?sending|message submission rate|"
+                           r"limit exceeded|exceeded .*sending|unusual rate|"
+                           r"\b[45]\.4\.5\b|\b4\.7\.28\b", re.I)
+
 # Text of servers that send no enhanced code (or send a generic one), in the order
 # they are tried. Recipient mailbox problems come before account quotas, because
 # providers say "over quota" of both and the recipient's is the common one.
 TEXT_RULES = [
-    (re.compile(r"mailbox (is )?full|over ?quota|insufficient (system )?storage|"
+    (re.compile(r"mailbox (is )?full|mailbox quota|over ?quota|insufficient (system )?storage|"
                 r"exceeded (its|the) storage|mailbox size limit", re.I), Blame.RECIPIENT_LATER),
     (re.compile(r"grey ?list|gray ?list|try again later, greylisted", re.I), Blame.RECIPIENT_LATER),
-    (re.compile(r"sending (quota|limit)|rate limit|too many (messages|emails|recipients|"
-                r"connections)|daily (user )?sending|message submission rate|"
-                r"limit exceeded|exceeded .*sending", re.I), Blame.ACCOUNT),
+    (SENDING_QUOTA, Blame.ACCOUNT),
     (re.compile(r"authentication (required|failed|credentials)|relay (access )?denied|"
                 r"not permitted to relay|relaying denied|sender address rejected|"
                 r"send ?as ?(denied|permission)|not owned by user|client was not authenticated",
