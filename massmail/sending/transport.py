@@ -7,6 +7,7 @@ script its replies. Both answer every send with a replies.Verdict and raise
 AccountError only when the account cannot send at all.
 """
 
+import abc
 import threading
 
 from django.utils.module_loading import import_string
@@ -29,19 +30,21 @@ class AccountError(MassmailError):
         self.connection = connection
 
 
-class Transport:
-    """What a batch needs of a transport. Subclasses implement open, send and close."""
+class Transport(abc.ABC):
+    """What a batch needs of a transport: a session that opens lazily, sends one email
+    at a time and closes; usable as a context manager."""
 
+    @abc.abstractmethod
     def ensure_open(self):
         """Open the session unless it is open; AccountError when that fails."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def send(self, from_email, to_email, data):
         """Send one email; return its Verdict. Never raises for a recipient's problem."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def close(self):
-        raise NotImplementedError
+        """End the session, if one is open."""
 
     def __enter__(self):
         return self
