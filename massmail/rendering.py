@@ -338,9 +338,9 @@ class _Body:
         size = len(literal.encode("utf-8"))
         self.quoted_printable = (size - len(literal.encode("ascii", "ignore"))) * 6 < size
         if self.quoted_printable:
-            self.format = template.format_string(_quoted_printable, separator="=\r\n")
+            self.layout = template.layout(_quoted_printable, separator="=\r\n").encoded("ascii")
         else:
-            self.format = template.format_string(_crlf)
+            self.layout = template.layout(_crlf)
         self.headers = (f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
                         "Content-Transfer-Encoding: "
                         f"{'quoted-printable' if self.quoted_printable else 'base64'}\r\n\r\n"
@@ -349,8 +349,8 @@ class _Body:
     def encode(self, context):
         values = self.template.values(context, self.convert)
         if self.quoted_printable:
-            return self.format.format(*map(_quoted_printable, values)).encode("ascii")
-        data = self.format.format(*map(_crlf, values)).encode("utf-8", "replace")
+            return self.layout.fill([_quoted_printable(value).encode("ascii") for value in values])
+        data = self.layout.fill([_crlf(value) for value in values]).encode("utf-8", "replace")
         encoded = binascii.b2a_base64(data, newline=False)
         return b"\r\n".join([encoded[i:i + 76] for i in range(0, len(encoded), 76)]) + b"\r\n"
 

@@ -183,8 +183,10 @@ class _Sender:
 
     def send(self, ids):
         """Send the claimed rows in groups. The next group's emails are rendered on a
-        helper thread while the current group is on the wire (rendering is CPU, SMTP and
-        commits mostly wait), so the rendering cost hides behind the network."""
+        helper thread while the current group is on the wire (rendering is CPU, SMTP
+        mostly waits), so the rendering cost hides behind the network. The helper starts
+        only once the group is marked: while it renders it holds the interpreter, and
+        the marking commit, which every email of the group waits for, would wait for it."""
         targets = self.check(ids)
         size = conf.SENDING_GROUP
         groups = [targets[start:start + size] for start in range(0, len(targets), size)]
@@ -200,9 +202,11 @@ class _Sender:
                                        self.lease_owner)
                         raise Stop(more=True)
                     emails = upcoming.result()
+                    later = [t for g in groups[index + 1:] for t in g]
+                    started = self.start_group(emails, later)
                     if index + 1 < len(groups):
                         upcoming = renderer.submit(self.build_group, groups[index + 1])
-                    self.send_group(emails, later=[t for g in groups[index + 1:] for t in g])
+                    self.send_group(emails, started, later)
             finally:
                 self.journal.flush()
 
@@ -210,20 +214,23 @@ class _Sender:
         now = timezone.now()
         return [self.build(target, now) for target in group]
 
-    def send_group(self, emails, later):
-        """Mark the group ``sending`` in one commit, then send its emails one by one.
-
-        However the group stops (the window's end, a paused mailing, a failed account or an
-        unexpected error), rows not attempted go back; an email whose transmission an
-        error interrupted is recorded ``unknown``, never resent."""
+    def start_group(self, emails, later):
+        """Mark the group ``sending`` in one commit; returns the ids now ours to send."""
         try:
             self.before_each()
             self.open_connection()
         except Exception:
             self.give_back(emails, set(), later)
             raise
-        started = self.journal.start([(t.delivery.pk, message_id) for t, message_id, _ in emails],
-                                     timezone.now())
+        return self.journal.start([(t.delivery.pk, message_id) for t, message_id, _ in emails],
+                                  timezone.now())
+
+    def send_group(self, emails, started, later):
+        """Send the marked emails of a group one by one.
+
+        However the group stops (the window's end, a paused mailing, a failed account or an
+        unexpected error), rows not attempted go back; an email whose transmission an
+        error interrupted is recorded ``unknown``, never resent."""
         for index, (target, _message_id, data) in enumerate(emails):
             if target.delivery.pk not in started:
                 continue  # unsubscribed meanwhile, or the lease was lost

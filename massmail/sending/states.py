@@ -130,18 +130,21 @@ def mark_sending(rows, lease_owner, account_id, now, cursor):
 
 
 def mark_sent(held, lease_owner, cursor):
-    """sending -> sent for each held (code, reply, sent_at, id) of this batch."""
-    cases = " ".join(["WHEN %s THEN %s"] * len(held))
+    """sending -> sent for each held (code, reply, sent_at, id) of this batch.
+
+    One UPDATE joined to a VALUES list, four parameters a row: few enough that the
+    database driver caches the parsing of the statement, which is otherwise a large
+    part of its cost."""
+    table = _table()
     params = [Status.SENT]
-    for column in range(3):  # smtp_code, smtp_reply, sent_at
-        for row in held:
-            params += [row[-1], _when(row[column]) if column == 2 else row[column]]
-    params += [row[-1] for row in held] + [Status.SENDING, lease_owner]
+    for code, reply, sent_at, delivery_id in held:
+        params += [delivery_id, code, reply, _when(sent_at)]
+    params += [Status.SENDING, lease_owner]
     cursor.execute(
-        f"UPDATE {_table()} SET status = %s, lease_until = NULL, "
-        f"smtp_code = CASE id {cases} END, smtp_reply = CASE id {cases} END, "
-        f"sent_at = CASE id {cases} END WHERE id IN ({', '.join(['%s'] * len(held))}) "
-        f"AND status = %s AND lease_owner = %s",
+        f"UPDATE {table} SET status = %s, lease_until = NULL, "
+        f"smtp_code = CAST(v.column2 AS integer), smtp_reply = v.column3, sent_at = v.column4 "
+        f"FROM (VALUES {', '.join(['(%s, %s, %s, %s)'] * len(held))}) AS v "
+        f"WHERE {table}.id = v.column1 AND {table}.status = %s AND {table}.lease_owner = %s",
         params,
     )
 
