@@ -52,8 +52,9 @@ DEFAULTS = {
     "EMAILS_PER_DAY": 500,
     # Celery queue of the massmail tasks; None uses Celery's default queue.
     "CELERY_QUEUE": None,
-    # Trigger a dispatch through Celery right after a mailing is activated. Turn off
-    # when no broker runs and `massmail_send --forever` does the sending.
+    # Queue a mailing's first batches (and a dispatch) through Celery right after it is
+    # activated, so its first emails leave within seconds. Turn off when no broker runs
+    # and `massmail_send --forever` does the sending.
     "DISPATCH_ON_ACTIVATE": True,
     # OAuth2 app registrations per provider ("microsoft", "google"): client_id,
     # client_secret, tenant (Microsoft); endpoints and scopes default to the real

@@ -454,6 +454,10 @@ class BatchTicket(models.Model):
     mailing = models.ForeignKey(Mailing, on_delete=models.CASCADE, related_name="+")
     account = models.ForeignKey(EmailAccount, on_delete=models.CASCADE, related_name="+")
     queued_at = models.DateTimeField()
+    # Queued by a batch that stopped with work left. Any other ticket is a pair waiting
+    # for its turn (a mailing just activated, an account whose limit reset): running
+    # batches make way for it (sending/tickets.py).
+    continuation = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

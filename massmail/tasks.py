@@ -16,17 +16,28 @@ from .feedback.reader import accounts_to_read, read_account
 from .sending import tickets
 from .sending.batch import send_batch as run_batch
 from .sending.dispatch import dispatch as plan
-from .sending.dispatch import recheck_at
+from .sending.dispatch import first_pairs, recheck_at
 
 
-def queue_batch(mailing_id, account_id):
+def queue_batch(mailing_id, account_id, continuation=False):
     """Queue a batch of the pair unless one is queued already."""
-    if tickets.take(mailing_id, account_id, timezone.now()):
+    if tickets.take(mailing_id, account_id, timezone.now(), continuation):
         send_batch.apply_async((mailing_id, account_id), queue=conf.CELERY_QUEUE)
 
 
 def queue_dispatch():
     dispatch.apply_async(queue=conf.CELERY_QUEUE)
+
+
+def queue_activated(mailing_id):
+    """Queue the first batches of a mailing just activated, one per account its owner
+    may send through now, without waiting for a dispatch to be served behind every
+    running batch; each routes the mailing before it claims (batch.py). A dispatch
+    follows them for what they cannot start (an account a batch holds, or a killed
+    worker left locked: its follow-up dispatch)."""
+    for account_id in first_pairs(mailing_id):
+        queue_batch(mailing_id, account_id)
+    queue_dispatch()
 
 
 @shared_task(name="massmail.tasks.dispatch", acks_late=True, ignore_result=True)
@@ -54,7 +65,7 @@ def create_deliveries(mailing_id):
 def send_batch(mailing_id, account_id):
     result = run_batch(mailing_id, account_id)
     if result.more:
-        queue_batch(mailing_id, account_id)
+        queue_batch(mailing_id, account_id, continuation=True)
     return dict(result.counts)
 
 

@@ -5,10 +5,16 @@ by more than one batch."""
 import pytest
 from django.conf import settings
 from django.test import override_settings
+from django.utils import timezone
 
+from massmail import tasks
+from massmail.models import BatchTicket
+from massmail.sending import tickets
+from massmail.sending.batch import send_batch
+from massmail.sending.dispatch import dispatch
 from massmail.sending.runner import run
 
-from .engine import contacts, start_mailing
+from .engine import contacts, received_by_account, start_mailing
 from .factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -36,3 +42,53 @@ def test_a_small_mailing_finishes_within_one_batch_while_a_big_one_runs(
     for mailing in (big, small):
         mailing.refresh_from_db()
         assert mailing.status == "done"
+
+
+def big_and_waiting(account_on):
+    """A manager's mailing of 30 routed rows, and another manager's pair queued."""
+    big_owner, other_owner = UserFactory(), UserFactory()
+    account = account_on(big_owner)
+    other_account = account_on(other_owner)
+    contacts(big_owner, 30)
+    contacts(other_owner, 1)
+    big = start_mailing(big_owner)
+    other = start_mailing(other_owner)
+    dispatch()  # routes both
+    return big, account, other, other_account
+
+
+@pytest.mark.parametrize("continuation", [False, True])
+def test_a_running_batch_makes_way_for_a_waiting_pair_but_not_for_a_continuation(
+        smtp_server, always_open, account_on, continuation):
+    """The broker serves batches in order: a pair just queued would otherwise wait a
+    whole quantum of every running batch. A continuation is a running pair's own turn."""
+    big, account, other, other_account = big_and_waiting(account_on)
+    tickets.take(other.pk, other_account.pk, timezone.now(), continuation=continuation)
+    with override_settings(MASSMAIL={**settings.MASSMAIL, "BATCH_SIZE": 10, "SENDING_GROUP": 2,
+                                     "BATCH_MAX_SECONDS": 600}):
+        result = send_batch(big.pk, account.pk)
+    sent = big.deliveries.filter(status="sent").count()
+    assert (sent, result.more) == ((30, False) if continuation else (2, True))
+    assert big.deliveries.filter(status="claimed").count() == 0  # the rest went back
+
+
+def test_an_activated_mailing_starts_at_once_without_waiting_for_a_dispatch(
+        smtp_server, always_open, account_on, monkeypatch, django_capture_on_commit_callbacks):
+    """Activation queues one first batch per usable account; the first batch routes the
+    rows itself, so the first emails leave without a dispatch served behind other work."""
+    manager = UserFactory()
+    accounts = [account_on(manager), account_on(manager)]
+    people = contacts(manager, 6)
+    queued, dispatches = [], []
+    monkeypatch.setattr(tasks.send_batch, "apply_async", lambda args, queue: queued.append(args))
+    monkeypatch.setattr(tasks.dispatch, "apply_async", lambda **options: dispatches.append(options))
+    with override_settings(MASSMAIL={**settings.MASSMAIL, "DISPATCH_ON_ACTIVATE": True}), \
+            django_capture_on_commit_callbacks(execute=True):
+        mailing = start_mailing(manager)
+    assert sorted(queued) == [(mailing.pk, account.pk) for account in accounts]
+    assert not BatchTicket.objects.filter(continuation=True).exists()
+    assert len(dispatches) == 1  # for accounts a batch holds, and the follow-up
+    for args in queued:
+        send_batch(*args)
+    assert sorted(smtp_server.handler.recipients()) == sorted(p.email for p in people)
+    assert {len(emails) for emails in received_by_account(smtp_server).values()} == {3}

@@ -45,6 +45,7 @@ from ..tokens import unsubscribe_url
 from . import accounts, control, eligibility, schedule, states, tickets
 from .journal import Journal
 from .replies import Blame, Stage, classify
+from .routing import route
 from .transport import AccountError, open_transport
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,8 @@ SKIP_REASONS = {
     Exclusion.UNSUBSCRIBED: Delivery.SkipReason.UNSUBSCRIBED,
     Exclusion.SUPPRESSED: Delivery.SkipReason.SUPPRESSED,
 }
-# How often a running batch looks whether its mailing was paused or interrupted.
+# How often a running batch looks whether its mailing was paused or interrupted, and
+# whether another pair waits for a worker.
 STATUS_CHECK_SECONDS = 2
 
 
@@ -90,11 +92,11 @@ def send_batch(mailing_id, account_id):
     result = BatchResult()
     started = timezone.now()
     lease_owner = states.new_lease_owner()
-    tickets.started(mailing_id, account_id)
+    first = tickets.started(mailing_id, account_id)
     if not _acquire_account(account_id, lease_owner, started):
         return result
     try:
-        _run(mailing_id, account_id, lease_owner, started, result)
+        _run(mailing_id, account_id, lease_owner, started, result, first)
     except Exception:
         log.exception("The batch of mailing %s through account %s stopped on an error; its "
                       "rows are given back and the next run goes on.", mailing_id, account_id)
@@ -121,7 +123,9 @@ def _acquire_account(account_id, lease_owner, now):
     ) == 1
 
 
-def _run(mailing_id, account_id, lease_owner, started, result):
+def _run(mailing_id, account_id, lease_owner, started, result, first=False):
+    """``first``: the batch of a pair that was waiting for its turn, possibly of a
+    mailing just activated whose rows nobody has routed yet (tasks.queue_activated)."""
     settings = MassmailSettings.load()
     states.expire(started)
     mailing = Mailing.objects.select_related("message", "owner").get(pk=mailing_id)
@@ -132,6 +136,8 @@ def _run(mailing_id, account_id, lease_owner, started, result):
         return
     if not eligibility.may_send_now(mailing, started, settings):
         return
+    if first:
+        route(mailing, eligibility.usable_accounts(mailing.owner_id, started))
     window_end = schedule.window_end(started, settings)
     quantum_end = started + datetime.timedelta(seconds=conf.BATCH_MAX_SECONDS)
     try:
@@ -149,7 +155,7 @@ def _run(mailing_id, account_id, lease_owner, started, result):
         try:
             while ids := states.claim(mailing, account, timezone.now(), settings, lease_owner):
                 sender.send(ids)
-                if timezone.now() >= quantum_end:
+                if sender.turn_over():
                     result.more = True  # the continuation waits behind the other pairs
                     break
         except Stop as stop:
@@ -177,6 +183,7 @@ class _Sender:
         self.result = result
         self.list_id = rendering.list_id(mailing)
         self.status_checked = timezone.now()
+        self.newcomers_checked = None
         self.renewed = time.monotonic()
         self.journal = Journal(lease_owner, account.pk)
         self.transport = None
@@ -197,7 +204,7 @@ class _Sender:
             upcoming = renderer.submit(self.build_group, groups[0]) if groups else None
             try:
                 for index in range(len(groups)):
-                    if index and timezone.now() >= self.quantum_end:
+                    if index and self.turn_over():
                         states.release([t.delivery.pk for g in groups[index:] for t in g],
                                        self.lease_owner)
                         raise Stop(more=True)
@@ -209,6 +216,19 @@ class _Sender:
                     self.send_group(emails, started, later)
             finally:
                 self.journal.flush()
+
+    def turn_over(self):
+        """Between two groups, one at least sent: whether this batch should end and
+        queue its continuation, because its quantum is over or because another pair
+        waits for a worker (looked up every STATUS_CHECK_SECONDS, see tickets.py)."""
+        now = timezone.now()
+        if now >= self.quantum_end:
+            return True
+        checked = self.newcomers_checked
+        if checked is None or (now - checked).total_seconds() >= STATUS_CHECK_SECONDS:
+            self.newcomers_checked = now
+            return tickets.newcomer_waiting(now)
+        return False
 
     def build_group(self, group):
         now = timezone.now()

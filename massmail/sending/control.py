@@ -47,7 +47,7 @@ def activation_warnings(mailing):
 
 
 def activate(mailing):
-    """Make ``mailing`` active and trigger a dispatch; returns the warnings."""
+    """Make ``mailing`` active and queue its first batches; returns the warnings."""
     warnings = activation_warnings(mailing)
     Mailing.objects.filter(pk=mailing.pk).update(status=Mailing.Status.ACTIVE, status_reason="",
                                                  updated_at=timezone.now())
@@ -55,7 +55,7 @@ def activate(mailing):
     if conf.DISPATCH_ON_ACTIVATE:
         from .. import tasks
 
-        transaction.on_commit(tasks.queue_dispatch)
+        transaction.on_commit(lambda: tasks.queue_activated(mailing.pk))
     return warnings
 
 
