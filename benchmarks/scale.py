@@ -61,7 +61,7 @@ import faults  # noqa: E402  (Celery workers, seeding a manager, the broker)
 import throughput  # noqa: E402  (the database, environment and memory helpers, the sink)
 
 # Its own database, so a throughput.py run on the same server is left alone.
-throughput.BENCHMARK_DATABASE = "massmail_scale"
+throughput.BENCHMARK_DATABASE = os.environ.get("MASSMAIL_SCALE_DATABASE", "massmail_scale")
 MANAGER = "scale-manager"
 SEED_STATEMENT = """
 INSERT INTO {table} (first_name, last_name, email, company_id, owner_id, massmail, disqualified)
@@ -324,7 +324,7 @@ def drive_tenants(args, mailings):
         while waiting and now >= started + len(run["activated"]) * args.spacing:
             mailing = waiting.pop(0)
             run["activated"][mailing.pk] = timezone.now()
-            api.activate(mailing)  # queues a dispatch (DISPATCH_ON_ACTIVATE)
+            api.activate(mailing)  # queues its first batches (DISPATCH_ON_ACTIVATE)
         if now >= next_dispatch:
             tasks.queue_dispatch()
             run["dispatches"].append(now - started)

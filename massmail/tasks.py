@@ -32,12 +32,14 @@ def queue_dispatch():
 def queue_activated(mailing_id):
     """Queue the first batches of a mailing just activated, one per account its owner
     may send through now, without waiting for a dispatch to be served behind every
-    running batch; each routes the mailing before it claims (batch.py). A dispatch
-    follows them for what they cannot start (an account a batch holds, or a killed
-    worker left locked: its follow-up dispatch)."""
-    for account_id in first_pairs(mailing_id):
+    running batch; each routes the mailing before it claims (batch.py). When a batch
+    holds one of the accounts (another mailing's, or one a killed worker left locked),
+    a dispatch follows to look at it again, and queues its follow-up dispatch."""
+    account_ids, held = first_pairs(mailing_id)
+    for account_id in account_ids:
         queue_batch(mailing_id, account_id)
-    queue_dispatch()
+    if held:
+        queue_dispatch()
 
 
 @shared_task(name="massmail.tasks.dispatch", acks_late=True, ignore_result=True)

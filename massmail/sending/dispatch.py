@@ -33,16 +33,23 @@ def dispatch(now=None):
 
 
 def first_pairs(mailing_id, now=None):
-    """The accounts a mailing just activated can start on at once: the owner's usable
-    accounts that no batch holds and that have budget left, while the mailing may send
-    now. Its rows are not routed yet; each first batch routes them (batch.py)."""
+    """(account ids, held): the accounts a mailing just activated can start on at once,
+    the owner's usable accounts that no batch holds and that have budget left, while
+    the mailing may send now; and whether a batch holds one of the others (a dispatch
+    must look at it again). The rows are not routed yet; each first batch routes them
+    (batch.py)."""
     now = now or timezone.now()
     settings = MassmailSettings.load()
     mailing = Mailing.objects.filter(pk=mailing_id, status=Mailing.Status.ACTIVE).first()
     if mailing is None or not eligibility.may_send_now(mailing, now, settings):
-        return []
-    return [account.pk for account in eligibility.usable_accounts(mailing.owner_id, now)
-            if not _busy(account, now) and limits.remaining(account, now, settings) > 0]
+        return [], False
+    ids, held = [], False
+    for account in eligibility.usable_accounts(mailing.owner_id, now):
+        if _busy(account, now):
+            held = True
+        elif limits.remaining(account, now, settings) > 0:
+            ids.append(account.pk)
+    return ids, held
 
 
 def _busy(account, now):
