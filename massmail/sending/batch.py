@@ -152,12 +152,17 @@ def _run(mailing_id, account_id, lease_owner, started, result, first=False):
     except Exception as exc:  # nothing of this mailing can be sent: say so, don't loop
         control.interrupt(mailing, reason=_("The message cannot be rendered: %s") % exc)
         return
+    # Another pair waits for a worker: send one group, then make way (claiming only
+    # that group, so making way costs little).
+    making_way = tickets.newcomer_waiting(started)
+    size = conf.SENDING_GROUP if making_way else None
     with open_transport(account) as transport:
         sender.transport = transport
         try:
-            while ids := states.claim(mailing, account, timezone.now(), settings, lease_owner):
+            while ids := states.claim(mailing, account, timezone.now(), settings, lease_owner,
+                                      size):
                 sender.send(ids)
-                if sender.turn_over():
+                if making_way or sender.turn_over():
                     result.more = True  # the continuation waits behind the other pairs
                     break
         except Stop as stop:
