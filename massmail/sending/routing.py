@@ -7,18 +7,19 @@
   mailing, while that account is usable; otherwise they get a new one, spread evenly.
 
 Routing writes the account onto pending deliveries in a few set-based UPDATEs per
-mailing, so planning costs the same for 10 or 100,000 recipients. Rows that no usable
+mailing (new recipients are spread over the accounts by their id), so planning costs
+about the same for 10 or 100,000 recipients. Rows that no usable
 account may send wait with their account unset (or stale) and are not claimed.
 """
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Case, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Mod
+from django.db.models.lookups import Exact
 
 from ..models import Delivery, Recipient
 from .eligibility import split
-
-CHUNK_SIZE = 2000
 
 
 def non_vip_waiting(mailing):
@@ -54,16 +55,13 @@ def _route(mailing, accounts):
         # Nobody else can send: park rows on unusable accounts so they are not claimed.
         rest.exclude(account__isnull=True).update(account=None)
         return
-    # Sticky: the recipient's account, where it is still one of the usable others.
+    # New or stranded recipients: one of the others each, spread by id, kept for later.
+    spread = Case(*[When(Exact(Mod("id", len(others)), index), then=Value(account.pk))
+                    for index, account in enumerate(others)])
+    Recipient.objects.filter(pk__in=rest.values("recipient_id")).exclude(
+        account__in=others).update(account=spread)
+    # Sticky: every row goes through its recipient's account.
     sticky = Recipient.objects.filter(pk=OuterRef("recipient_id")).values("account_id")[:1]
     rest.filter(recipient__account__in=others).exclude(
         account=Subquery(sticky)
     ).update(account=Subquery(sticky))
-    # New or stranded recipients: spread over the others, and remember the choice.
-    unrouted = rest.exclude(recipient__account__in=others).values_list("id", "recipient_id")
-    while chunk := list(unrouted[:CHUNK_SIZE]):
-        for index, account in enumerate(others):
-            part = chunk[index::len(others)]
-            Recipient.objects.filter(pk__in=[r for _d, r in part]).update(account=account)
-            Delivery.objects.filter(pk__in=[d for d, _r in part],
-                                    status=Delivery.Status.PENDING).update(account=account)
