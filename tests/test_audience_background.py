@@ -7,7 +7,9 @@ import time
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from example_project.crm.models import Contact
@@ -142,3 +144,99 @@ def test_celery_worker_creates_in_the_background(redis_url, small_chunks):
             assert time.monotonic() < deadline, "timed out waiting for the worker"
             time.sleep(0.05)
     assert mailing.deliveries.count() == 8
+
+
+# --- the "Create mailing" page of a large list ----------------------------------------------
+
+CREATE = reverse("admin:crm_contact_massmail_create_mailing")
+NOTE = "are counted while the mailing is created"
+
+
+@pytest.fixture
+def counting_refused(monkeypatch):
+    """Counting a large list costs as much as creating it: the page must not."""
+    def refused(**kwargs):
+        raise AssertionError("the page of a large list counted its recipients")
+    monkeypatch.setattr(api, "count_recipients", refused)
+
+
+def shows_recount(content):
+    return 'name="_recount"' in content or "data-massmail-recount" in content
+
+
+@pytest.mark.usefixtures("counting_refused")
+def test_large_list_page_shows_the_records_and_counts_nothing(as_anna, anna, massmail):
+    massmail(DISPATCH_ON_ACTIVATE=False, CREATE_IN_BACKGROUND_ABOVE=2)
+    contacts(anna, 3)
+    message = MessageFactory(owner=anna)
+
+    for response in (as_anna.get(CREATE),
+                     as_anna.post(CREATE, {"message": message.pk, "skip_already_received": "on",
+                                           "_recount": "1"})):
+        content = response.content.decode()
+        assert (response.status_code, response.context["records"]) == (200, 3)
+        assert "3 records in this list." in content and NOTE in content
+        assert "more than 2 records" in content
+        assert not shows_recount(content) and 'id="massmail-count"' not in content
+    assert not Mailing.objects.exists()
+
+    as_anna.post(CREATE, {"message": message.pk, "name": "Big", "_create": "1"})
+    assert Mailing.objects.get().status == "creating"
+
+
+def test_below_the_threshold_the_page_still_counts(as_anna, anna, massmail):
+    massmail(DISPATCH_ON_ACTIVATE=False, CREATE_IN_BACKGROUND_ABOVE=4)
+    contacts(anna, 3)
+    ContactFactory(owner=anna, email="")  # 4 records: not above the threshold
+    response = as_anna.get(CREATE)
+    content = response.content.decode()
+    assert (response.context["count"], response.context["records"]) == (3, 4)
+    assert 'data-count="3"' in content and "No email address" in content
+    assert shows_recount(content) and NOTE not in content
+
+
+def test_large_list_page_costs_the_same_queries_however_long_the_list(as_anna, anna, massmail):
+    massmail(CREATE_IN_BACKGROUND_ABOVE=2)
+    contacts(anna, 3)
+    with CaptureQueriesContext(connection) as queries:
+        as_anna.get(CREATE)
+    first = len(queries)
+    contacts(anna, 20)
+    with CaptureQueriesContext(connection) as queries:
+        response = as_anna.get(CREATE)
+    assert (response.context["records"], len(queries)) == (23, first)
+
+
+def left_out_shown(client, mailing):
+    """The "left out at creation" field of the mailing's change page, as text."""
+    response = client.get(reverse("admin:massmail_mailing_change", args=[mailing.pk]))
+    for fieldset in response.context["adminform"]:
+        for line in fieldset:
+            for field in line:
+                if field.is_readonly and field.field["name"] == "excluded_display":
+                    return field.contents()
+    raise AssertionError("no left-out field on the mailing's page")
+
+
+def test_the_mailing_page_shows_what_background_creation_left_out(as_anna, anna, massmail):
+    """The counts the page of a large list does not show are on the mailing's page,
+    exactly as for a mailing created on the request."""
+    massmail(DISPATCH_ON_ACTIVATE=False)
+    people = contacts(anna, 3)
+    ContactFactory(owner=anna, email="")
+    ContactFactory(owner=anna, email=people[0].email)
+    message = MessageFactory(owner=anna)
+
+    def create(threshold):
+        massmail(CREATE_IN_BACKGROUND_ABOVE=threshold)
+        as_anna.post(CREATE, {"message": message.pk, "_create": "1"})
+        return Mailing.objects.latest("pk")
+
+    on_request = create(1000)
+    in_the_background = create(2)
+    assert in_the_background.status == "creating"
+    run()
+    assert reload(in_the_background).status == "paused"
+    shown = left_out_shown(as_anna, in_the_background)
+    assert "No email address: 1" in shown and "Duplicate address: 1" in shown
+    assert shown == left_out_shown(as_anna, on_request)

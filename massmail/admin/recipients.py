@@ -11,9 +11,11 @@ start a mailing that lead to the same confirmation page:
 
 The confirmation page counts, without creating anything, how many addresses will be
 mailed and how many are left out and why; the manager picks one of their messages, and
-the mailing is created paused through ``api.create_mailing``. Ownership is decided by
-the engine: records of other managers are left out (and counted) whatever is selected,
-and a manager's mailing always belongs to that manager.
+the mailing is created paused through ``api.create_mailing``. A list above
+``CREATE_IN_BACKGROUND_ABOVE`` records is created in the background, and counting it
+would take as long as creating it, so its page shows only how many records it has.
+Ownership is decided by the engine: records of other managers are left out (and
+counted) whatever is selected, and a manager's mailing always belongs to that manager.
 """
 
 import secrets
@@ -30,6 +32,7 @@ from django.db.models.functions import Concat, Left, Lower, StrIndex, Substr, Tr
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.formats import number_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -402,11 +405,40 @@ class RecipientAdminMixin:
         add = reverse(f"{self.admin_site.name}:{Message._meta.app_label}_message_add")
         return f"{add}?{urlencode({RETURN_PARAM: request.get_full_path()})}"
 
+    def _massmail_counts(self, request, records, owner, options):
+        """The page's numbers for a list created on the request: what creating it would
+        give, counted by creating it in a transaction that is rolled back."""
+        count, excluded = (0, {}) if owner is None else api.count_recipients(
+            owner=owner, recipients=[records], message=options.get("message"),
+            skip_already_received=options.get("skip_already_received", False))
+        left_out_url = self._massmail_left_out_url(request, owner, options)
+        return {
+            "counted": True,
+            "count": count,
+            "excluded": [(Exclusion.LABELS[reason], excluded[reason], left_out_url(reason))
+                         for reason in Exclusion.LABELS if excluded.get(reason)],
+            "records": count + sum(excluded.values()),
+        }
+
+    @staticmethod
+    def _massmail_background_counts(record_count):
+        """The page's numbers for a list created in the background: only how many
+        records it has. Counting by reason costs as much as creating, which is why the
+        mailing is created off the request; the background creation counts them and the
+        mailing's page shows them with its progress."""
+        return {
+            "counted": False,
+            "records": record_count,
+            "background_above": number_format(conf.CREATE_IN_BACKGROUND_ABOVE, force_grouping=True),
+        }
+
     def massmail_create_mailing_view(self, request):
         """The confirmation page: counts by reason, message, name, options; then create.
 
         "Recount" (and the first visit) only counts; "Create mailing" creates the paused
-        mailing and opens it.
+        mailing and opens it. Above ``CREATE_IN_BACKGROUND_ABOVE`` records the page
+        shows only the number of records and that the rest is counted while the
+        mailing is created in the background; there is nothing to recount.
         """
         if not self.massmail_may_create(request):
             raise PermissionDenied
@@ -435,11 +467,15 @@ class RecipientAdminMixin:
             form = CreateMailingForm(user=request.user, initial={"owner": owner})
             valid, options = False, {}
 
+        # One COUNT decides whether the mailing is created in the background; then the
+        # page counts nothing more (counting is as much work as creating).
+        record_count = records.count()
+        in_background = record_count > conf.CREATE_IN_BACKGROUND_ABOVE
         if creating and valid:
             mailing = api.create_mailing(
                 owner=owner, message=options["message"], recipients=[records],
                 name=options["name"], skip_already_received=options["skip_already_received"],
-                in_background=records.count() > conf.CREATE_IN_BACKGROUND_ABOVE)
+                in_background=in_background)
             if token is not None:
                 forget_selection(request, token)
             count = mailing.deliveries.count()
@@ -457,22 +493,16 @@ class RecipientAdminMixin:
                         "mailing": mailing, "count": count}, messages.SUCCESS)
             return HttpResponseRedirect(reverse(mailing_url, args=[mailing.pk]))
 
-        count, excluded = (0, {}) if owner is None else api.count_recipients(
-            owner=owner, recipients=[records], message=options.get("message"),
-            skip_already_received=options.get("skip_already_received", False))
-        left_out_url = self._massmail_left_out_url(request, owner, options)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": _("Create mailing"),
             "subtitle": capfirst(self.opts.verbose_name_plural),
             "form": form,
-            "count": count,
-            "excluded": [(Exclusion.LABELS[reason], excluded[reason], left_out_url(reason))
-                         for reason in Exclusion.LABELS if excluded.get(reason)],
+            **(self._massmail_background_counts(record_count) if in_background else
+               self._massmail_counts(request, records, owner, options)),
             "origin": origin or [_("all records")],
             "add_message_url": self._massmail_add_message_url(request, form),
-            "records": count + sum(excluded.values()),
             "changelist_url": changelist_url,
             "media": self.media + form.media,
         }

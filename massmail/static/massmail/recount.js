@@ -1,6 +1,8 @@
 /* The "Create mailing" page counts again by itself when a choice that changes the
  * numbers changes: the owner, the "already received" option, or the message while
- * that option is on. Without script, the "Recount" button does the same.
+ * that option is on. Without script, the "Recount" button does the same. The page of
+ * a list created in the background counts nothing: its form has no
+ * data-massmail-recount, so nothing happens here.
  */
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
