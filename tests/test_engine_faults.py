@@ -15,7 +15,7 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.core import mail
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -335,9 +335,34 @@ def test_sent_rows_are_recorded_only_for_their_own_batch(smtp_server, always_ope
     mailing = start_mailing(manager)
     delivery = mailing.deliveries.get()
     Delivery.objects.filter(pk=delivery.pk).update(status="sending", lease_owner="other")
-    with connection.cursor() as cursor:
-        states.mark_sent([(250, "ok", timezone.now(), delivery.pk)], "mine", cursor)
+    states.write_together([states.mark_sent([(250, "ok", timezone.now(), delivery.pk)], "mine")])
     assert Delivery.objects.get(pk=delivery.pk).status == "sending"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_group_write_is_one_transaction(smtp_server, always_open, account_on):
+    """Marking a group and recording the held successes commit together or not at all,
+    also when they go to the server as one multi-statement query."""
+    manager = UserFactory()
+    account_on(manager)
+    contacts(manager, 2)
+    mailing = start_mailing(manager)
+    first, second = mailing.deliveries.order_by("pk")
+    Delivery.objects.filter(pk=first.pk).update(status="sending", lease_owner="mine")
+    Delivery.objects.filter(pk=second.pk).update(status="claimed", lease_owner="mine")
+    broken = (f"UPDATE {Delivery._meta.db_table} SET attempts = 1 WHERE no_such_column = %s", [1])
+    with pytest.raises(DatabaseError):
+        states.write_together([
+            states.mark_sending([(second.pk, "<m@x>")], "mine", first.account_id, timezone.now()),
+            states.mark_sent([(250, "ok", timezone.now(), first.pk)], "mine"), broken])
+    assert dict(mailing.deliveries.values_list("pk", "status")) == {
+        first.pk: "sending", second.pk: "claimed"}
+    rows = states.write_together([
+        states.mark_sending([(second.pk, "<m@x>")], "mine", first.account_id, timezone.now()),
+        states.mark_sent([(250, "ok", timezone.now(), first.pk)], "mine")])
+    assert rows == [(second.pk,)]
+    assert dict(mailing.deliveries.values_list("pk", "status")) == {
+        first.pk: "sent", second.pk: "sending"}
 
 
 def test_dispatch_queues_one_batch_per_pair_while_workers_are_backlogged(

@@ -13,8 +13,6 @@ most one group's worth), and a manager can resend them. The transitions themselv
 states.mark_sending and states.mark_sent.
 """
 
-from django.db import connection, transaction
-
 from . import states
 
 
@@ -26,12 +24,15 @@ class Journal:
 
     def start(self, rows, now):
         """Commit ``sending`` for each claimed (id, Message-ID) row, and the held
-        successes. Returns the ids now ours to send."""
+        successes, in one transaction. Returns the ids now ours to send."""
         if not rows:
             return set()
-        with transaction.atomic(), connection.cursor() as cursor:
-            self._write_held(cursor)
-            return states.mark_sending(rows, self.lease_owner, self.account_id, now, cursor)
+        statements = [states.mark_sending(rows, self.lease_owner, self.account_id, now)]
+        if self.held:
+            statements.append(states.mark_sent(self.held, self.lease_owner))
+        started = {row[0] for row in states.write_together(statements)}
+        self.held = []
+        return started
 
     def sent(self, delivery_id, code, reply, when):
         """Record a success; written with the next start() or flush()."""
@@ -39,10 +40,5 @@ class Journal:
 
     def flush(self):
         if self.held:
-            with transaction.atomic(), connection.cursor() as cursor:
-                self._write_held(cursor)
-
-    def _write_held(self, cursor):
-        if self.held:
-            states.mark_sent(self.held, self.lease_owner, cursor)
+            states.write_together([states.mark_sent(self.held, self.lease_owner)])
             self.held = []
