@@ -19,12 +19,13 @@ millionth record costs what the first did: the mailing's addresses are probed on
 one in its unique key index, Recipient rows are read in the chunk's id range, and
 eligible() is asked about the chunk's records only.
 
-The inserts are plain ``INSERT … SELECT``: ``ON CONFLICT`` would double the cost of a
-row. The mailing has one writer while it is created (its own transaction on the
-request, the creation's row lock in the background) and the new Delivery rows are
-checked against it first, so the unique key index never refuses one. Recipient rows are
-shared with other mailings: another transaction may write the same ones at the same
-time, and only then the insert is repeated with ``ON CONFLICT DO NOTHING``.
+The inserts are plain ``INSERT … SELECT``: ``ON CONFLICT`` (a speculative insert per
+row) nearly doubled the cost of writing a Recipient row. The mailing has one writer
+while it is created (its own transaction on the request, the creation's row lock in the
+background) and the new Delivery rows are checked against it first, so the unique key
+index never refuses one. Recipient rows are shared with other mailings: another
+transaction may write the same ones at the same time, and only then the insert is
+repeated with ``ON CONFLICT DO NOTHING``.
 """
 
 import itertools
@@ -140,26 +141,33 @@ def _write(cursor, stage, fresh, mailing, source, ids):
     how many deliveries were written. ``ids`` is the (lowest, highest) id of the
     accepted records: it bounds the Recipient rows read.
 
-    The fresh table holds each new delivery with its Recipient id: the existing one,
-    or one drawn from the Recipient sequence for the row about to be written. So neither
-    insert joins a table that it is growing (the planner, which saw it empty, would
-    scan it once per row). Whether the mailing has an address already is one probe of
+    The fresh table holds each new delivery with its Recipient id: the existing one
+    (looked up only when the chunk's records have Recipient rows at all, as a list
+    mailed before has), or one drawn from the Recipient sequence for the row about to be
+    written. So neither insert joins a table that it is growing (the planner, which saw
+    it empty, would scan it once per row). Whether the mailing has an address already is one probe of
     its unique key index per row (a scalar subquery, which PostgreSQL never turns into a
     join): as a join, the planner would hash every delivery of the mailing for every
     chunk. The rows are sorted by key in byte order (``COLLATE "C"``, much cheaper to
-    compare), so the key indexes are filled in order."""
+    compare), so the key index is filled in order."""
     recipients = Recipient._meta.db_table
     content_type_id = source.content_type.pk
+    known = (f"{recipients} AS r WHERE r.content_type_id = %s AND r.object_id BETWEEN %s AND %s",
+             [content_type_id, *ids])
+    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {known[0]})", known[1])
+    if cursor.fetchone()[0]:  # records mailed before: look their Recipient rows up
+        existing = (f"(SELECT r.id FROM {known[0]} AND r.object_id = s.object_id)", known[1])
+    else:
+        existing = ("NULL::bigint", [])
     cursor.execute(
         f"CREATE TEMP TABLE {fresh} ON COMMIT DROP AS SELECT object_id, email, "
         f"COALESCE(recipient_id, nextval((SELECT pg_get_serial_sequence(%s, 'id')::regclass))) "
         f"AS recipient_id, recipient_id IS NULL AS new FROM (SELECT DISTINCT ON "
-        f'(s.key COLLATE "C") s.object_id, s.email, r.id AS recipient_id FROM {stage} AS s '
-        f"LEFT JOIN {recipients} AS r ON r.content_type_id = %s AND r.object_id = s.object_id "
-        f"AND r.object_id BETWEEN %s AND %s WHERE s.reason IS NULL AND (SELECT 1 FROM "
+        f'(s.key COLLATE "C") s.object_id, s.email, {existing[0]} AS recipient_id '
+        f"FROM {stage} AS s WHERE s.reason IS NULL AND (SELECT 1 FROM "
         f"{Delivery._meta.db_table} AS d WHERE d.mailing_id = %s AND LOWER(d.email) = s.key) "
         f'IS NULL ORDER BY s.key COLLATE "C", s.object_id) AS f',
-        [recipients, content_type_id, *ids, mailing.pk])
+        [recipients, *existing[1], mailing.pk])
     written = cursor.rowcount
     # One address per record on this path, so object_id is unique in the fresh table.
     insert_recipients = _insert_select(Recipient, {
