@@ -145,11 +145,11 @@ def _write(cursor, stage, fresh, mailing, source, ids):
     (looked up only when the chunk's records have Recipient rows at all, as a list
     mailed before has), or one drawn from the Recipient sequence for the row about to be
     written. So neither insert joins a table that it is growing (the planner, which saw
-    it empty, would scan it once per row). Whether the mailing has an address already is one probe of
-    its unique key index per row (a scalar subquery, which PostgreSQL never turns into a
-    join): as a join, the planner would hash every delivery of the mailing for every
-    chunk. The rows are sorted by key in byte order (``COLLATE "C"``, much cheaper to
-    compare), so the key index is filled in order."""
+    it empty, would scan it once per row). Whether the mailing has an address already
+    is one probe of its unique key index per row (a scalar subquery, which PostgreSQL
+    never turns into a join): as a join, the planner would hash every delivery of the
+    mailing for every chunk. The rows are sorted by key in byte order (``COLLATE "C"``,
+    much cheaper to compare), so the key index is filled in order."""
     recipients = Recipient._meta.db_table
     content_type_id = source.content_type.pk
     known = (f"{recipients} AS r WHERE r.content_type_id = %s AND r.object_id BETWEEN %s AND %s",
