@@ -10,8 +10,9 @@
              --ratio-n 5000 --rounds 5   emails of each engine and raw round (part 3)
 
 It never touches your data: like throughput.py it drops and creates a database, named
-``massmail_scale``, on the server of ``DATABASE_URL`` for each run, and removes it at
-the end. PostgreSQL only: the creation path it measures is the set-based one.
+``massmail_scale`` (or ``$MASSMAIL_SCALE_DATABASE``), on the server of ``DATABASE_URL``
+for each run, and removes it at the end. PostgreSQL only: the creation path it measures
+is the set-based one.
 
 Parts (each a function that prints its own section; ``PARTS`` lists them in order):
 
@@ -60,7 +61,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import faults  # noqa: E402  (Celery workers, seeding a manager, the broker)
 import throughput  # noqa: E402  (the database, environment and memory helpers, the sink)
 
-# Its own database, so a throughput.py run on the same server is left alone.
+# Its own database, so a throughput.py run on the same server is left alone; another
+# name lets two runs share a server.
 throughput.BENCHMARK_DATABASE = os.environ.get("MASSMAIL_SCALE_DATABASE", "massmail_scale")
 MANAGER = "scale-manager"
 SEED_STATEMENT = """
@@ -495,7 +497,7 @@ PARTS = [creation, multitenant, ratio]
 # --- the benchmark database ----------------------------------------------------------
 
 class benchmark_database:
-    """A fresh, migrated ``massmail_scale`` database (the one Django is configured
+    """A fresh, migrated benchmark database (the one Django is configured
     with, see main()) for the body of the with block; dropped afterwards."""
 
     def __enter__(self):

@@ -68,10 +68,15 @@ class Entry:
     email: str
 
 
-def with_eligibility(source, queryset):
-    """``queryset`` annotated with ``_massmail_eligible`` (the source's eligible())."""
+def with_eligibility(source, queryset, among=None):
+    """``queryset`` annotated with ``_massmail_eligible`` (the source's eligible()).
+
+    ``among``, a queryset of the same model holding every record of ``queryset``,
+    narrows the records eligible() is asked about: PostgreSQL may hash the eligible
+    records once per query, and a chunk should not cost a scan of the whole table."""
     model = source.get_model()
-    eligible = source.eligible(model._default_manager.all()).filter(pk=OuterRef("pk"))
+    records = model._default_manager.all() if among is None else among.order_by()
+    eligible = source.eligible(records).filter(pk=OuterRef("pk"))
     return queryset.annotate(_massmail_eligible=Exists(eligible))
 
 

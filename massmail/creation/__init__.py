@@ -39,8 +39,11 @@ def add_chunk(mailing, queryset, after, excluded, skip_already_received, *,
     queryset is finished). ``set_based`` forces a path (tests); by default PostgreSQL
     takes the set-based one for sources that read their email column."""
     rest = queryset if after is None else queryset.filter(pk__gt=after)
-    bound = list(rest.order_by("pk").values_list("pk", flat=True)[CHUNK_RECORDS - 1:CHUNK_RECORDS])
-    chunk = rest.filter(pk__lte=bound[0]) if bound else rest
+    # The chunk's last pk and the one after it: a chunk that ends the queryset is known
+    # as the last, and no empty chunk follows it.
+    pks = list(rest.order_by("pk").values_list("pk", flat=True)[CHUNK_RECORDS - 1:CHUNK_RECORDS + 1])
+    bound = pks[0] if len(pks) == 2 else None
+    chunk = rest if bound is None else rest.filter(pk__lte=bound)
     source = source_for_model(queryset.model)
     if set_based is None:
         set_based = uses_database(queryset.model) and source.reads_email_column
@@ -51,7 +54,7 @@ def add_chunk(mailing, queryset, after, excluded, skip_already_received, *,
     else:
         processed = streaming.add(mailing, source, chunk, excluded, skip_already_received,
                                   stream_chunk)
-    return processed, (bound[0] if bound else None)
+    return processed, bound
 
 
 def uses_database(model):

@@ -4,22 +4,36 @@ statements, without streaming the records through Python.
 1. One ``CREATE TEMP TABLE … AS SELECT`` classifies every record of the chunk with the
    same rules as audience.py, in the same order: another owner, no address, then
    (only for addresses the database can judge, see ``SIMPLE_SHAPE``) not eligible,
-   not subscribed; two ``UPDATE … FROM`` joins then mark the suppressed and the
-   already received among the rest. NULL means accepted.
+   not subscribed, suppressed, and (when asked) already received. NULL means accepted.
 2. The exclusions are counted by reason with one ``GROUP BY``.
 3. The accepted addresses that the mailing lacks, one per address key (the lowest
    record id wins, as in the streamed path's pk order), get their Recipient rows and
-   then their Delivery rows by ``INSERT … SELECT … ON CONFLICT DO NOTHING``; the unique
-   key index stays the last word, and what it refuses is counted as duplicate.
+   then their Delivery rows; what the mailing already had, or what came twice, is
+   counted as duplicate.
 4. Records whose address the database cannot judge exactly as Python does (a separator,
    other whitespace, a quoted local part, an international domain, …) are marked and
    handed to the streamed path, which reads only those rows.
+
+Every lookup is bounded by the chunk, not by the mailing or the host table, so the
+millionth record costs what the first did: the mailing's addresses are probed one by
+one in its unique key index, Recipient rows are read in the chunk's id range, and
+eligible() is asked about the chunk's records only.
+
+The inserts are plain ``INSERT … SELECT``: ``ON CONFLICT`` (a speculative insert per
+row) nearly doubled the cost of writing a Recipient row. The mailing has one writer
+while it is created (its own transaction on the request, the creation's row lock in the
+background) and the new Delivery rows are checked against it first, so the unique key
+index never refuses one. Recipient rows are shared with other mailings: another
+transaction may write the same ones at the same time, and only then the insert is
+repeated with ``ON CONFLICT DO NOTHING``.
 """
 
-from django.db import connection
-from django.db.models import Case, CharField, F, Func, Q, Value, When
+import itertools
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField, ExpressionWrapper, F, Q
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Concat, Lower, Trim
+from django.db.models.functions import Trim
 
 from ..audience import Exclusion, with_eligibility
 from ..models import Delivery, Mailing, Recipient, Suppression
@@ -27,21 +41,20 @@ from ..models import Delivery, Mailing, Recipient, Suppression
 # An address that Django's validator, is_valid_email and normalise_email all accept and
 # treat exactly as SQL does: an ASCII dot-atom local part, an ASCII domain whose labels
 # neither start nor end with "-" and whose last label is alphabetic, no whitespace inside,
-# only spaces around, and short enough that no label can exceed 63 characters. Two plain
-# regular expressions instead of one exact one: PostgreSQL's bounded repetitions
-# ({0,61}) cost ten times more per row.
-SIMPLE_SHAPE = r"^ *[-!#$%&'*+/=?^_`{}|~0-9A-Za-z.]+@[A-Za-z0-9.-]+\.[A-Za-z][A-Za-z]+ *$"
-NOT_SIMPLE = r"^ *\.|\.\.|\.@|@[.-]|-\.|\.-|[.-] *$"
+# only spaces around (TRIM removed them), and short enough that no label can exceed 63
+# characters. Two plain regular expressions instead of one exact one: PostgreSQL's
+# bounded repetitions ({0,61}) cost ten times more per row.
+SIMPLE_SHAPE = r"^[-!#$%&'*+/=?^_`{}|~0-9A-Za-z.]+@[A-Za-z0-9.-]+\.[A-Za-z][A-Za-z]+$"
+NOT_SIMPLE = r"^\.|\.\.|\.@|@[.-]|-\.|\.-|[.-]$"
 MAX_SIMPLE_LENGTH = 64
 # Stage reason of records left to the streamed path.
 IN_PYTHON = "~python"
-STAGE = "massmail_creation_stage"
-FRESH = "massmail_creation_fresh"
-
-
-class SplitPart(Func):
-    function = "SPLIT_PART"
-    output_field = CharField()
+# The temporary tables of a chunk, numbered: dropping the previous chunk's ones instead
+# would make PostgreSQL scan every foreign-key check queued so far in the transaction
+# (millions of them in a large creation). They are all dropped at commit.
+STAGE = "massmail_creation_stage_{}"
+FRESH = "massmail_creation_fresh_{}"
+_chunks = itertools.count()
 
 
 def add(mailing, source, queryset, excluded, skip_already_received):
@@ -49,100 +62,141 @@ def add(mailing, source, queryset, excluded, skip_already_received):
     count what is left out in the Counter ``excluded``. Returns (records processed, a
     queryset of the records left to the streamed path, or None)."""
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}, {FRESH}")
-        sql, params = _classified(mailing, source, queryset)
-        cursor.execute(
-            f"CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS SELECT _mm_id AS object_id, "
-            f"_mm_email AS email, _mm_key AS key, _mm_reason AS reason FROM ({sql}) AS s",
-            params)
-        _mark_suppressed(cursor, mailing, skip_already_received)
-        cursor.execute(f"SELECT reason, COUNT(*) FROM {STAGE} GROUP BY reason")
-        by_reason = dict(cursor.fetchall())
-        accepted = by_reason.pop(None, 0)
-        to_python = by_reason.pop(IN_PYTHON, 0)
-        _write(cursor, mailing, source)
-        inserted = cursor.rowcount
-    excluded.update(by_reason)
-    if accepted > inserted:
-        excluded[Exclusion.DUPLICATE] += accepted - inserted
-    # Read by the streamed path before the next chunk replaces the stage table.
+        # JIT compiling costs more than it saves on these statements: up to a second a
+        # chunk once their estimated cost crosses jit_optimize_above_cost.
+        cursor.execute("SHOW jit")
+        jit = cursor.fetchone()[0]
+        cursor.execute("SET LOCAL jit = off")
+        chunk = next(_chunks)
+        stage, fresh = STAGE.format(chunk), FRESH.format(chunk)
+        _stage(cursor, stage, mailing, source, queryset, skip_already_received)
+        cursor.execute(f"SELECT reason, COUNT(*), MIN(object_id), MAX(object_id) FROM {stage} "
+                       f"GROUP BY reason")
+        by_reason = {reason: (count, ids) for reason, count, *ids in cursor.fetchall()}
+        accepted, ids = by_reason.pop(None, (0, None))
+        to_python = by_reason.pop(IN_PYTHON, (0,))[0]
+        written = _write(cursor, stage, fresh, mailing, source, ids) if accepted else 0
+        cursor.execute("SELECT set_config('jit', %s, true)", [jit])
+    excluded.update({reason: count for reason, (count, _ids) in by_reason.items()})
+    if accepted > written:
+        excluded[Exclusion.DUPLICATE] += accepted - written
     rest = queryset.filter(pk__in=RawSQL(
-        f"SELECT object_id FROM {STAGE} WHERE reason = %s", [IN_PYTHON])) if to_python else None
-    return accepted + to_python + sum(by_reason.values()), rest
+        f"SELECT object_id FROM {stage} WHERE reason = %s", [IN_PYTHON])) if to_python else None
+    return accepted + to_python + sum(count for count, _ids in by_reason.values()), rest
 
 
-def _classified(mailing, source, queryset):
-    """SQL and params of the chunk's records with id, address, key and the reason of
-    the rules about the record itself (suppressions follow in _mark_suppressed)."""
-    column = source.email_field
-    trimmed = Trim(column)
-    rules = [
-        When(~Q(**{f"{source.owner_field}_id": mailing.owner_id}), then=Value(Exclusion.NOT_OWNER)),
-        When(Q(**{f"{column}__isnull": True}) | Q(_mm_trimmed=""),
-             then=Value(Exclusion.NO_ADDRESS)),
-        When(Q(_mm_length__gt=MAX_SIMPLE_LENGTH) | ~Q(**{f"{column}__regex": SIMPLE_SHAPE})
-             | Q(**{f"{column}__regex": NOT_SIMPLE}), then=Value(IN_PYTHON)),
-        When(_massmail_eligible=False, then=Value(Exclusion.NOT_ELIGIBLE)),
-    ]
-    if source.subscribed_field:
-        rules.append(When(Q(**{source.subscribed_field: False})
-                          | Q(**{f"{source.subscribed_field}__isnull": True}),
-                          then=Value(Exclusion.HOST_UNSUBSCRIBED)))
-    staged = with_eligibility(source, queryset.order_by()).annotate(
-        _mm_trimmed=trimmed, _mm_length=Func(trimmed, function="LENGTH"),
-    ).annotate(
-        _mm_id=F("pk"),
-        _mm_email=Concat(SplitPart(trimmed, Value("@"), Value(1)), Value("@"),
-                         Lower(SplitPart(trimmed, Value("@"), Value(2))), output_field=CharField()),
-        _mm_key=Lower(trimmed),
-        _mm_reason=Case(*rules, default=None, output_field=CharField()),
-    ).values_list("_mm_id", "_mm_email", "_mm_key", "_mm_reason")
-    return staged.query.sql_with_params()
+def _stage(cursor, stage, mailing, source, queryset, skip_already_received):
+    """The stage table: the chunk's records with id, address, key and reason.
 
-
-def _mark_suppressed(cursor, mailing, skip_already_received):
-    """Mark the accepted addresses that are suppressed, then (when asked) those another
-    mailing of the message was sent to: joins on the key indexes, in this order of
-    precedence, as audience.py does."""
-    cursor.execute(
-        f"UPDATE {STAGE} AS s SET reason = CASE WHEN x.reason = %s THEN %s ELSE %s END "
-        f"FROM {Suppression._meta.db_table} AS x WHERE s.reason IS NULL AND LOWER(x.email) = s.key",
-        [Suppression.Reason.UNSUBSCRIBED, Exclusion.UNSUBSCRIBED, Exclusion.SUPPRESSED])
+    The host's queryset gives each record's trimmed address and the facts the rules
+    need; ``OFFSET 0`` keeps it a subquery, so each expression is computed once a row.
+    The suppression list is joined on its key index; then (when asked) the addresses
+    another mailing of the message was sent to, in audience.py's order of precedence."""
+    records_sql, records_params = _records(mailing, source, queryset)
+    received, received_params = "", []
     if skip_already_received:
-        cursor.execute(
-            f"UPDATE {STAGE} AS s SET reason = %s WHERE s.reason IS NULL AND EXISTS (SELECT 1 "
-            f"FROM {Delivery._meta.db_table} AS d JOIN {Mailing._meta.db_table} AS m ON "
-            f"m.id = d.mailing_id WHERE m.message_id = %s AND m.id <> %s AND d.status = %s "
-            f"AND LOWER(d.email) = s.key)",
-            [Exclusion.ALREADY_RECEIVED, mailing.message_id, mailing.pk, Delivery.Status.SENT])
-
-
-def _write(cursor, mailing, source):
-    """Recipient and Delivery rows for the accepted addresses the mailing lacks; leaves
-    the number of deliveries written in ``cursor.rowcount``."""
+        received = (
+            f"WHEN EXISTS (SELECT 1 FROM {Delivery._meta.db_table} AS d JOIN "
+            f"{Mailing._meta.db_table} AS m ON m.id = d.mailing_id WHERE m.message_id = %s "
+            f"AND m.id <> %s AND d.status = %s AND LOWER(d.email) = r.key) THEN %s ")
+        received_params = [mailing.message_id, mailing.pk, Delivery.Status.SENT,
+                           Exclusion.ALREADY_RECEIVED]
+    subscribed = "r.subscribed IS NOT TRUE" if source.subscribed_field else "FALSE"
     cursor.execute(
-        f"CREATE TEMP TABLE {FRESH} ON COMMIT DROP AS SELECT DISTINCT ON (key) object_id, email "
-        f"FROM {STAGE} AS s WHERE reason IS NULL AND NOT EXISTS (SELECT 1 FROM "
-        f"{Delivery._meta.db_table} AS d WHERE d.mailing_id = %s AND LOWER(d.email) = s.key) "
-        f"ORDER BY key, object_id", [mailing.pk])
+        f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT r.id AS object_id, "
+        f"SPLIT_PART(r.address, '@', 1) || '@' || LOWER(SPLIT_PART(r.address, '@', 2)) AS email, "
+        f"r.key, CASE WHEN r.owned IS NOT TRUE THEN %s "
+        f"WHEN r.address IS NULL OR r.address = '' THEN %s "
+        f"WHEN LENGTH(r.address) > %s OR r.address !~ %s OR r.address ~ %s THEN %s "
+        f"WHEN NOT r.eligible THEN %s WHEN {subscribed} THEN %s "
+        f"WHEN x.reason = %s THEN %s WHEN x.reason IS NOT NULL THEN %s {received}END AS reason "
+        f"FROM (SELECT s.*, LOWER(s.address) AS key FROM ({records_sql}) AS s OFFSET 0) AS r "
+        f"LEFT JOIN {Suppression._meta.db_table} AS x ON LOWER(x.email) = r.key",
+        [Exclusion.NOT_OWNER, Exclusion.NO_ADDRESS, MAX_SIMPLE_LENGTH, SIMPLE_SHAPE,
+         NOT_SIMPLE, IN_PYTHON, Exclusion.NOT_ELIGIBLE, Exclusion.HOST_UNSUBSCRIBED,
+         Suppression.Reason.UNSUBSCRIBED, Exclusion.UNSUBSCRIBED, Exclusion.SUPPRESSED,
+         *received_params, *records_params])
+
+
+def _records(mailing, source, queryset):
+    """SQL and params of the chunk's records as (id, address, owned, eligible,
+    subscribed): the address trimmed of spaces as SQL's TRIM does (other whitespace
+    fails ``SIMPLE_SHAPE`` and goes to Python, whose strip() removes it)."""
+    owned = Q(**{f"{source.owner_field}_id": mailing.owner_id})
+    columns = {"id": F("pk"), "address": Trim(source.email_field),
+               "owned": ExpressionWrapper(owned, output_field=BooleanField())}
+    if source.subscribed_field:
+        columns["subscribed"] = F(source.subscribed_field)
+    records = with_eligibility(source, queryset.order_by(), among=queryset).annotate(
+        **{f"_mm_{name}": value for name, value in columns.items()})
+    aliases = {f"_mm_{name}": name for name in columns} | {"_massmail_eligible": "eligible"}
+    sql, params = records.values_list(*aliases).query.sql_with_params()
+    outer = ", ".join(f"q.{connection.ops.quote_name(name)} AS {alias}"
+                      for name, alias in aliases.items())
+    return f"SELECT {outer} FROM ({sql}) AS q", params
+
+
+def _write(cursor, stage, fresh, mailing, source, ids):
+    """Recipient and Delivery rows for the accepted addresses the mailing lacks; returns
+    how many deliveries were written. ``ids`` is the (lowest, highest) id of the
+    accepted records: it bounds the Recipient rows read.
+
+    The fresh table holds each new delivery with its Recipient id: the existing one
+    (looked up only when the chunk's records have Recipient rows at all, as a list
+    mailed before has), or one drawn from the Recipient sequence for the row about to be
+    written. So neither insert joins a table that it is growing (the planner, which saw
+    it empty, would scan it once per row). Whether the mailing has an address already
+    is one probe of its unique key index per row (a scalar subquery, which PostgreSQL
+    never turns into a join): as a join, the planner would hash every delivery of the
+    mailing for every chunk. The rows are sorted by key in byte order (``COLLATE "C"``,
+    much cheaper to compare), so the key index is filled in order."""
+    recipients = Recipient._meta.db_table
     content_type_id = source.content_type.pk
-    _insert_select(cursor, Recipient, {
-        "content_type_id": ("%s", [content_type_id]), "object_id": ("object_id", []),
-    }, f"(SELECT DISTINCT object_id FROM {FRESH}) AS f")
-    _insert_select(cursor, Delivery, {
-        "mailing_id": ("%s", [mailing.pk]), "recipient_id": ("r.id", []), "email": ("f.email", []),
-    }, f"{FRESH} AS f JOIN {Recipient._meta.db_table} AS r ON r.content_type_id = %s "
-       f"AND r.object_id = f.object_id", [content_type_id])
+    known = (f"{recipients} AS r WHERE r.content_type_id = %s AND r.object_id BETWEEN %s AND %s",
+             [content_type_id, *ids])
+    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {known[0]})", known[1])
+    if cursor.fetchone()[0]:  # records mailed before: look their Recipient rows up
+        existing = (f"(SELECT r.id FROM {known[0]} AND r.object_id = s.object_id)", known[1])
+    else:
+        existing = ("NULL::bigint", [])
+    cursor.execute(
+        f"CREATE TEMP TABLE {fresh} ON COMMIT DROP AS SELECT object_id, email, "
+        f"COALESCE(recipient_id, nextval((SELECT pg_get_serial_sequence(%s, 'id')::regclass))) "
+        f"AS recipient_id, recipient_id IS NULL AS new FROM (SELECT DISTINCT ON "
+        f'(s.key COLLATE "C") s.object_id, s.email, {existing[0]} AS recipient_id '
+        f"FROM {stage} AS s WHERE s.reason IS NULL AND (SELECT 1 FROM "
+        f"{Delivery._meta.db_table} AS d WHERE d.mailing_id = %s AND LOWER(d.email) = s.key) "
+        f'IS NULL ORDER BY s.key COLLATE "C", s.object_id) AS f',
+        [recipients, *existing[1], mailing.pk])
+    written = cursor.rowcount
+    # One address per record on this path, so object_id is unique in the fresh table.
+    insert_recipients = _insert_select(Recipient, {
+        "id": ("recipient_id", []), "content_type_id": ("%s", [content_type_id]),
+        "object_id": ("object_id", []),
+    }, f"{fresh} WHERE new")
+    try:
+        with transaction.atomic():
+            cursor.execute(*insert_recipients)
+    except IntegrityError:  # another transaction wrote some of them meanwhile: use those
+        cursor.execute(insert_recipients[0] + " ON CONFLICT DO NOTHING", insert_recipients[1])
+        cursor.execute(
+            f"UPDATE {fresh} AS f SET recipient_id = r.id FROM {recipients} AS r WHERE f.new "
+            f"AND r.content_type_id = %s AND r.object_id = f.object_id", [content_type_id])
+    cursor.execute(*_insert_select(Delivery, {
+        "mailing_id": ("%s", [mailing.pk]), "recipient_id": ("recipient_id", []),
+        "email": ("email", []),
+    }, fresh))
+    return written
 
 
-def _insert_select(cursor, model, values, source_sql, source_params=()):
-    """``INSERT INTO model … SELECT … FROM source_sql ON CONFLICT DO NOTHING``: the
-    columns in ``values`` ({attname: (SQL, params)}) and every other column its
-    model default (or its database default), so fields added to the model later are
+def _insert_select(model, values, source_sql, source_params=()):
+    """SQL and params of ``INSERT INTO model … SELECT … FROM source_sql``: the columns
+    in ``values`` ({attname: (SQL, params)}) and every other column but the primary key
+    its model default (or its database default), so fields added to the model later are
     filled as Django would."""
     columns, selects, params = [], [], []
     for field in model._meta.concrete_fields:
-        if field.primary_key or (field.attname not in values and field.has_db_default()):
+        if field.attname not in values and (field.primary_key or field.has_db_default()):
             continue
         columns.append(connection.ops.quote_name(field.column))
         if field.attname in values:
@@ -152,6 +206,5 @@ def _insert_select(cursor, model, values, source_sql, source_params=()):
         else:
             selects.append("%s")
             params.append(field.get_db_prep_save(field.get_default(), connection))
-    cursor.execute(
-        f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) SELECT {', '.join(selects)} "
-        f"FROM {source_sql} ON CONFLICT DO NOTHING", [*params, *source_params])
+    return (f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) "
+            f"SELECT {', '.join(selects)} FROM {source_sql}", [*params, *source_params])

@@ -10,6 +10,7 @@ records never sits in memory.
 from itertools import islice
 
 from django.contrib.contenttypes.models import ContentType
+from django.db import connections, router
 
 from ..addresses import address_key, key_expression
 from ..audience import Exclusion, candidates, entries, suppression_reasons
@@ -55,7 +56,7 @@ def _first_per_address(mailing, entries_):
     """The entries whose address (by key) is neither in the mailing yet nor earlier in
     the list: one indexed lookup per chunk, so counting duplicates costs the same at any
     size."""
-    taken = set(_keys(mailing.deliveries.all(), [e.email for e in entries_]))
+    taken = _taken(mailing, {address_key(e.email) for e in entries_})
     fresh = {}
     for entry in entries_:
         key = address_key(entry.email)
@@ -64,10 +65,28 @@ def _first_per_address(mailing, entries_):
     return list(fresh.values())
 
 
-def _keys(deliveries, emails):
-    """The address keys of ``deliveries`` among those of ``emails``."""
-    return (deliveries.annotate(_key=key_expression("email"))
-            .filter(_key__in={address_key(e) for e in emails}).values_list("_key", flat=True))
+def _taken(mailing, keys):
+    """The keys among ``keys`` that ``mailing`` has already.
+
+    On PostgreSQL, one probe of the unique key index per key. The planner cannot know
+    how many rows a mailing being created has (they are not committed, so never
+    analysed): for ``mailing_id = … AND LOWER(email) IN (…)`` it reads every row of the
+    mailing, for every streamed chunk. A scalar subquery is never turned into a join."""
+    connection = connections[router.db_for_read(Delivery)]
+    if connection.vendor != "postgresql":
+        return set(_keys(mailing.deliveries.all(), keys))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT k FROM UNNEST(%s::text[]) AS k WHERE (SELECT 1 FROM "
+            f"{Delivery._meta.db_table} AS d WHERE d.mailing_id = %s AND LOWER(d.email) = k) "
+            f"IS NOT NULL", [list(keys), mailing.pk])
+        return {key for (key,) in cursor.fetchall()}
+
+
+def _keys(deliveries, keys):
+    """The address keys of ``deliveries`` among ``keys``."""
+    return (deliveries.annotate(_key=key_expression("email")).filter(_key__in=keys)
+            .order_by().values_list("_key", flat=True))
 
 
 def _recipient_ids(content_type, object_ids):
@@ -87,5 +106,5 @@ def _already_received(mailing, emails):
     return set(_keys(
         Delivery.objects.filter(mailing__message_id=mailing.message_id,
                                 status=Delivery.Status.SENT).exclude(mailing=mailing),
-        emails,
+        {address_key(e) for e in emails},
     ))
