@@ -8,8 +8,8 @@
 
 Routing writes the account onto pending deliveries in a few set-based UPDATEs per
 mailing (new recipients are spread over the accounts by their id), so planning costs
-about the same for 10 or 100,000 recipients. Rows that no usable
-account may send wait with their account unset (or stale) and are not claimed.
+about the same for 10 or 100,000 recipients. Rows that no usable account may send wait
+with their account unset (or stale) and are not claimed.
 """
 
 from django.contrib.auth import get_user_model

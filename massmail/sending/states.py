@@ -12,7 +12,8 @@ A transition names the status it expects and, for a batch's rows, the lease owne
 batch that lost its lease (or a row unsubscribed meanwhile) can never be overwritten.
 ``claim`` takes the account's budget under a lock on the account row, so concurrent
 claimers together never exceed a limit. The hot-path writes (mark_sending, mark_sent)
-are plain SQL for a group of rows at a time; journal.py decides when to call them.
+are plain SQL for a group of rows at a time, written together in one round trip
+(write_together); journal.py decides when.
 """
 
 import datetime
