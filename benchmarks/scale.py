@@ -30,7 +30,7 @@ Parts (each a function that prints its own section; ``PARTS`` lists them in orde
    account = the issue's 100,000 emails); working hours off, limits 100x the list.
    ``--workers`` Celery workers (faults.Workers: prefork, concurrency 1, prefetch 1)
    on the Redis database of ``REDIS_URL``, emptied before and after. The managers
-   activate ``--spacing`` s apart; each activation queues a dispatch, and this process
+   activate ``--spacing`` s apart; each activation queues its first batches, and this process
    queues ``massmail.tasks.dispatch`` every ``--dispatch-interval`` s (Celery beat's
    job). smtp-sink dumps every email into a FIFO read by grep, so the sender,
    recipient and Message-ID of each accepted email are counted. It prints the
@@ -400,7 +400,8 @@ def report_tenants(args, sink_name, mailings, run, emails):
           f"email through its -D dump (a FIFO read by grep)")
     print(f"   workers     {args.workers} x celery -A example_project worker --pool prefork "
           f"--concurrency 1 --prefetch-multiplier 1, Redis {os.environ['REDIS_URL']}")
-    print(f"   dispatch    no beat: each activation queues one (DISPATCH_ON_ACTIVATE), and this "
+    print(f"   dispatch    no beat: each activation queues its first batches (DISPATCH_ON_ACTIVATE), "
+          f"and this "
           f"process queues massmail.tasks.dispatch every {args.dispatch_interval:g} s (production "
           f"beat: DISPATCH_INTERVAL={conf.DISPATCH_INTERVAL}): at "
           f"{', '.join(f'+{at:.0f}' for at in run['dispatches']) or 'none'} s")
