@@ -2,20 +2,24 @@
 batch before any pair gets a second one, so a huge mailing never holds a small one back
 by more than one batch."""
 
+import datetime
+from contextlib import contextmanager
+
 import pytest
 from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
 
-from massmail import tasks
-from massmail.models import BatchTicket
+from example_project.crm.models import Contact
+from massmail import api, tasks
+from massmail.models import BatchTicket, EmailAccount, Mailing
 from massmail.sending import tickets
 from massmail.sending.batch import send_batch
 from massmail.sending.dispatch import dispatch
 from massmail.sending.runner import run
 
 from .engine import contacts, received_by_account, start_mailing
-from .factories import UserFactory
+from .factories import MessageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +76,21 @@ def test_a_running_batch_makes_way_for_a_waiting_pair_but_not_for_a_continuation
     assert big.deliveries.filter(status="claimed").count() == 0  # the rest went back
 
 
+def queued_tasks(monkeypatch):
+    """([(mailing id, account id)] of the batches queued, [options] of the dispatches)."""
+    queued, dispatches = [], []
+    monkeypatch.setattr(tasks.send_batch, "apply_async", lambda args, queue: queued.append(args))
+    monkeypatch.setattr(tasks.dispatch, "apply_async", lambda **options: dispatches.append(options))
+    return queued, dispatches
+
+
+@contextmanager
+def activation_queues(capture_on_commit):
+    with override_settings(MASSMAIL={**settings.MASSMAIL, "DISPATCH_ON_ACTIVATE": True}), \
+            capture_on_commit(execute=True):
+        yield
+
+
 def test_an_activated_mailing_starts_at_once_without_waiting_for_a_dispatch(
         smtp_server, always_open, account_on, monkeypatch, django_capture_on_commit_callbacks):
     """Activation queues one first batch per usable account; the first batch routes the
@@ -79,11 +98,8 @@ def test_an_activated_mailing_starts_at_once_without_waiting_for_a_dispatch(
     manager = UserFactory()
     accounts = [account_on(manager), account_on(manager)]
     people = contacts(manager, 6)
-    queued, dispatches = [], []
-    monkeypatch.setattr(tasks.send_batch, "apply_async", lambda args, queue: queued.append(args))
-    monkeypatch.setattr(tasks.dispatch, "apply_async", lambda **options: dispatches.append(options))
-    with override_settings(MASSMAIL={**settings.MASSMAIL, "DISPATCH_ON_ACTIVATE": True}), \
-            django_capture_on_commit_callbacks(execute=True):
+    queued, dispatches = queued_tasks(monkeypatch)
+    with activation_queues(django_capture_on_commit_callbacks):
         mailing = start_mailing(manager)
     assert sorted(queued) == [(mailing.pk, account.pk) for account in accounts]
     assert not BatchTicket.objects.filter(continuation=True).exists()
@@ -92,3 +108,32 @@ def test_an_activated_mailing_starts_at_once_without_waiting_for_a_dispatch(
         send_batch(*args)
     assert sorted(smtp_server.handler.recipients()) == sorted(p.email for p in people)
     assert {len(emails) for emails in received_by_account(smtp_server).values()} == {3}
+
+
+@pytest.mark.parametrize("case", ["starts later", "account held", "deleted"])
+def test_activation_queues_only_batches_that_can_start(
+        case, smtp_server, always_open, account_on, monkeypatch,
+        django_capture_on_commit_callbacks):
+    """A mailing that may not send yet queues nothing (the beat's dispatch starts it); an
+    account a batch holds gets a dispatch to look at it again instead of a batch that
+    would find it locked; a mailing deleted before the queueing ran queues nothing."""
+    manager = UserFactory()
+    account = account_on(manager)
+    contacts(manager, 2)
+    mailing = api.create_mailing(owner=manager, message=MessageFactory(owner=manager),
+                                 recipients=[Contact.objects.filter(owner=manager)])
+    now = timezone.now()
+    if case == "starts later":
+        Mailing.objects.filter(pk=mailing.pk).update(start_at=now + datetime.timedelta(hours=1))
+        mailing.refresh_from_db()
+    elif case == "account held":
+        EmailAccount.objects.filter(pk=account.pk).update(
+            batch_lease_owner="another batch", batch_lease_until=now + datetime.timedelta(seconds=60))
+    queued, dispatches = queued_tasks(monkeypatch)
+    with activation_queues(django_capture_on_commit_callbacks):
+        api.activate(mailing)
+        if case == "deleted":
+            Mailing.objects.filter(pk=mailing.pk).delete()
+    assert queued == []
+    assert len(dispatches) == (1 if case == "account held" else 0)
+    assert not BatchTicket.objects.exists()

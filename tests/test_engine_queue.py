@@ -1,4 +1,4 @@
-"""MASSMAIL["CELERY_QUEUE"] holds for every massmail task: the dispatch on activation,
+"""MASSMAIL["CELERY_QUEUE"] holds for every massmail task: the first batches on activation,
 the beat schedule and the batches, proven with a real worker that listens only there."""
 
 import pytest

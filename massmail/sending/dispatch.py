@@ -23,33 +23,40 @@ def dispatch(now=None):
             continue
         accounts = eligibility.usable_accounts(mailing.owner_id, now)
         route(mailing, accounts)
-        for account in accounts:
-            if _busy(account, now):
-                continue
-            rows = states.sendable(Delivery.objects.filter(mailing=mailing, account=account), now)
-            if rows.exists() and limits.remaining(account, now, settings) > 0:
-                jobs.append((mailing.pk, account.pk))
+        ready, _held = _startable(mailing, accounts, now, settings)
+        jobs += [(mailing.pk, account_id) for account_id in ready]
     return jobs
 
 
 def first_pairs(mailing_id, now=None):
-    """(account ids, held): the accounts a mailing just activated can start on at once,
-    the owner's usable accounts that no batch holds and that have budget left, while
-    the mailing may send now; and whether a batch holds one of the others (a dispatch
-    must look at it again). The rows are not routed yet; each first batch routes them
-    (batch.py)."""
+    """What dispatch would plan for a mailing just activated, before anybody routed its
+    rows: (ids of the accounts its first batches can start on, whether a batch holds
+    another of them). Each first batch routes the rows itself (batch.py), and a held
+    account needs a dispatch to look at it again (tasks.queue_activated)."""
     now = now or timezone.now()
     settings = MassmailSettings.load()
     mailing = Mailing.objects.filter(pk=mailing_id, status=Mailing.Status.ACTIVE).first()
     if mailing is None or not eligibility.may_send_now(mailing, now, settings):
         return [], False
-    ids, held = [], False
-    for account in eligibility.usable_accounts(mailing.owner_id, now):
+    accounts = eligibility.usable_accounts(mailing.owner_id, now)
+    return _startable(mailing, accounts, now, settings, routed=False)
+
+
+def _startable(mailing, accounts, now, settings, routed=True):
+    """(ids of the ``accounts`` a batch of ``mailing`` can start on now, whether a batch
+    holds one of them): free, with budget left and, once the rows are ``routed``, with
+    rows to send."""
+    ready, held = [], False
+    for account in accounts:
         if _busy(account, now):
             held = True
-        elif limits.remaining(account, now, settings) > 0:
-            ids.append(account.pk)
-    return ids, held
+            continue
+        if routed and not states.sendable(
+                Delivery.objects.filter(mailing=mailing, account=account), now).exists():
+            continue
+        if limits.remaining(account, now, settings) > 0:
+            ready.append(account.pk)
+    return ready, held
 
 
 def _busy(account, now):
