@@ -580,11 +580,17 @@ def rate(sent, elapsed):
     return sent / elapsed if elapsed else 0.0
 
 
+def round_rates(round_result):
+    """(engine, raw) emails per second of one round of throughput()."""
+    engine = round_result["engine"]
+    return (rate(engine["sent"], engine["elapsed"]),
+            rate(round_result["raw_sent"], round_result["raw_elapsed"]))
+
+
 def ratio(round_result):
     """engine/raw emails per second of one round of throughput()."""
-    engine = round_result["engine"]
-    raw_rate = rate(round_result["raw_sent"], round_result["raw_elapsed"])
-    return rate(engine["sent"], engine["elapsed"]) / raw_rate if raw_rate else 0
+    engine_rate, raw_rate = round_rates(round_result)
+    return engine_rate / raw_rate if raw_rate else 0
 
 
 def megabytes(kilobytes):
@@ -609,8 +615,7 @@ def report(sink_name, database, args, result, memory_results):
     ratios = []
     for number, round_result in enumerate(result["rounds"], 1):
         engine = round_result["engine"]
-        engine_rate = rate(engine["sent"], engine["elapsed"])
-        raw_rate = rate(round_result["raw_sent"], round_result["raw_elapsed"])
+        engine_rate, raw_rate = round_rates(round_result)
         ratios.append(ratio(round_result))
         print(f"  round {number}: engine  {engine['sent']:,} sent in {engine['elapsed']:.2f} s = "
               f"{engine_rate:,.0f} emails/s  (deliveries: {engine['statuses']}, "
