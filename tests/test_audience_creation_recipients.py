@@ -97,3 +97,18 @@ def waiting_for_a_lock():
         cursor.execute("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = "
                        "current_database() AND wait_event_type = 'Lock')")
         return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_added_outside_a_transaction_is_written_whole(postgres):
+    """The set-based path needs a transaction (its temp tables and SET LOCAL last one):
+    called in autocommit, it opens its own instead of losing its temp tables."""
+    manager = UserFactory()
+    people = [ContactFactory(owner=manager) for _ in range(3)]
+    mailing = Mailing.objects.create(owner=manager, message=MessageFactory(owner=manager))
+    excluded = Counter()
+    processed, after = creation.add_chunk(mailing, Contact.objects.filter(owner=manager), None,
+                                          excluded, False, set_based=True)
+    assert (processed, after, excluded) == (3, None, Counter())
+    assert sorted(mailing.deliveries.values_list("email", flat=True)) == sorted(
+        p.email for p in people)

@@ -54,35 +54,44 @@ IN_PYTHON = "~python"
 # (millions of them in a large creation). They are all dropped at commit.
 STAGE = "massmail_creation_stage_{}"
 FRESH = "massmail_creation_fresh_{}"
-_chunks = itertools.count()
+_table_numbers = itertools.count()
 
 
 def add(mailing, source, queryset, excluded, skip_already_received):
     """Add the deliveries of ``queryset`` (records of ``source``) to ``mailing`` and
     count what is left out in the Counter ``excluded``. Returns (records processed, a
-    queryset of the records left to the streamed path, or None)."""
-    with connection.cursor() as cursor:
+    queryset of the records left to the streamed path, or None).
+
+    It runs in the caller's transaction, or in one of its own when there is none: the
+    temp tables live until the commit, and ``SET LOCAL`` only lasts a transaction."""
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         # JIT compiling costs more than it saves on these statements: up to a second a
         # chunk once their estimated cost crosses jit_optimize_above_cost.
         cursor.execute("SHOW jit")
         jit = cursor.fetchone()[0]
         cursor.execute("SET LOCAL jit = off")
-        chunk = next(_chunks)
-        stage, fresh = STAGE.format(chunk), FRESH.format(chunk)
+        number = next(_table_numbers)
+        stage, fresh = STAGE.format(number), FRESH.format(number)
         _stage(cursor, stage, mailing, source, queryset, skip_already_received)
         cursor.execute(f"SELECT reason, COUNT(*), MIN(object_id), MAX(object_id) FROM {stage} "
                        f"GROUP BY reason")
-        by_reason = {reason: (count, ids) for reason, count, *ids in cursor.fetchall()}
-        accepted, ids = by_reason.pop(None, (0, None))
-        to_python = by_reason.pop(IN_PYTHON, (0,))[0]
-        written = _write(cursor, stage, fresh, mailing, source, ids) if accepted else 0
+        rows = cursor.fetchall()
+        counts = {reason: count for reason, count, _lowest, _highest in rows}
+        processed = sum(counts.values())
+        accepted, to_python = counts.pop(None, 0), counts.pop(IN_PYTHON, 0)
+        if accepted:
+            ids = next((lowest, highest) for reason, _count, lowest, highest in rows
+                       if reason is None)
+            written = _write(cursor, stage, fresh, mailing, source, ids)
+        else:
+            written = 0
         cursor.execute("SELECT set_config('jit', %s, true)", [jit])
-    excluded.update({reason: count for reason, (count, _ids) in by_reason.items()})
+    excluded.update(counts)
     if accepted > written:
         excluded[Exclusion.DUPLICATE] += accepted - written
     rest = queryset.filter(pk__in=RawSQL(
         f"SELECT object_id FROM {stage} WHERE reason = %s", [IN_PYTHON])) if to_python else None
-    return accepted + to_python + sum(count for count, _ids in by_reason.values()), rest
+    return processed, rest
 
 
 def _stage(cursor, stage, mailing, source, queryset, skip_already_received):
@@ -150,28 +159,28 @@ def _write(cursor, stage, fresh, mailing, source, ids):
     never turns into a join): as a join, the planner would hash every delivery of the
     mailing for every chunk. The rows are sorted by key in byte order (``COLLATE "C"``,
     much cheaper to compare), so the key index is filled in order."""
-    recipients = Recipient._meta.db_table
+    recipients, pk = Recipient._meta.db_table, Recipient._meta.pk.column
     content_type_id = source.content_type.pk
-    known = (f"{recipients} AS r WHERE r.content_type_id = %s AND r.object_id BETWEEN %s AND %s",
-             [content_type_id, *ids])
-    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {known[0]})", known[1])
+    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {recipients} AS r WHERE r.content_type_id = %s "
+                   f"AND r.object_id BETWEEN %s AND %s)", [content_type_id, *ids])
     if cursor.fetchone()[0]:  # records mailed before: look their Recipient rows up
-        existing = (f"(SELECT r.id FROM {known[0]} AND r.object_id = s.object_id)", known[1])
+        existing = (f"(SELECT r.{pk} FROM {recipients} AS r WHERE r.content_type_id = %s "
+                    f"AND r.object_id = s.object_id)", [content_type_id])
     else:
         existing = ("NULL::bigint", [])
     cursor.execute(
         f"CREATE TEMP TABLE {fresh} ON COMMIT DROP AS SELECT object_id, email, "
-        f"COALESCE(recipient_id, nextval((SELECT pg_get_serial_sequence(%s, 'id')::regclass))) "
+        f"COALESCE(recipient_id, nextval((SELECT pg_get_serial_sequence(%s, %s)::regclass))) "
         f"AS recipient_id, recipient_id IS NULL AS new FROM (SELECT DISTINCT ON "
         f'(s.key COLLATE "C") s.object_id, s.email, {existing[0]} AS recipient_id '
         f"FROM {stage} AS s WHERE s.reason IS NULL AND (SELECT 1 FROM "
         f"{Delivery._meta.db_table} AS d WHERE d.mailing_id = %s AND LOWER(d.email) = s.key) "
         f'IS NULL ORDER BY s.key COLLATE "C", s.object_id) AS f',
-        [recipients, *existing[1], mailing.pk])
+        [recipients, pk, *existing[1], mailing.pk])
     written = cursor.rowcount
     # One address per record on this path, so object_id is unique in the fresh table.
     insert_recipients = _insert_select(Recipient, {
-        "id": ("recipient_id", []), "content_type_id": ("%s", [content_type_id]),
+        pk: ("recipient_id", []), "content_type_id": ("%s", [content_type_id]),
         "object_id": ("object_id", []),
     }, f"{fresh} WHERE new")
     try:
@@ -180,7 +189,7 @@ def _write(cursor, stage, fresh, mailing, source, ids):
     except IntegrityError:  # another transaction wrote some of them meanwhile: use those
         cursor.execute(insert_recipients[0] + " ON CONFLICT DO NOTHING", insert_recipients[1])
         cursor.execute(
-            f"UPDATE {fresh} AS f SET recipient_id = r.id FROM {recipients} AS r WHERE f.new "
+            f"UPDATE {fresh} AS f SET recipient_id = r.{pk} FROM {recipients} AS r WHERE f.new "
             f"AND r.content_type_id = %s AND r.object_id = f.object_id", [content_type_id])
     cursor.execute(*_insert_select(Delivery, {
         "mailing_id": ("%s", [mailing.pk]), "recipient_id": ("recipient_id", []),
