@@ -184,6 +184,16 @@ def test_large_list_page_shows_the_records_and_counts_nothing(as_anna, anna, mas
     assert Mailing.objects.get().status == "creating"
 
 
+@pytest.mark.usefixtures("counting_refused")
+def test_large_list_with_another_managers_message_creates_nothing(as_anna, anna, massmail):
+    massmail(DISPATCH_ON_ACTIVATE=False, CREATE_IN_BACKGROUND_ABOVE=2)
+    contacts(anna, 3)
+    theirs = MessageFactory(owner=UserFactory())
+    response = as_anna.post(CREATE, {"message": theirs.pk, "name": "Big", "_create": "1"})
+    assert response.status_code == 200 and response.context["form"].errors["message"]
+    assert not Mailing.objects.exists() and not MailingCreation.objects.exists()
+
+
 def test_below_the_threshold_the_page_still_counts(as_anna, anna, massmail):
     massmail(DISPATCH_ON_ACTIVATE=False, CREATE_IN_BACKGROUND_ABOVE=4)
     contacts(anna, 3)
@@ -195,7 +205,19 @@ def test_below_the_threshold_the_page_still_counts(as_anna, anna, massmail):
     assert shows_recount(content) and NOTE not in content
 
 
-def test_large_list_page_costs_the_same_queries_however_long_the_list(as_anna, anna, massmail):
+def test_a_record_with_two_addresses_is_one_record_of_the_list(as_anna, anna, massmail):
+    massmail(DISPATCH_ON_ACTIVATE=False)
+    ContactFactory(owner=anna, email="first@example.org, second@example.net")
+    contacts(anna, 1)
+    response = as_anna.get(CREATE)
+    assert (response.context["count"], response.context["records"]) == (3, 2)
+    assert "2 records in this list." in response.content.decode()
+
+
+def test_large_list_page_costs_the_same_queries_however_long_the_list(
+        as_anna, anna, massmail, small_chunks):
+    """With chunks of 3 records, counting 3 and 23 records would cost different numbers
+    of queries: the page of a large list counts nothing."""
     massmail(CREATE_IN_BACKGROUND_ABOVE=2)
     contacts(anna, 3)
     with CaptureQueriesContext(connection) as queries:

@@ -417,18 +417,16 @@ class RecipientAdminMixin:
             "count": count,
             "excluded": [(Exclusion.LABELS[reason], excluded[reason], left_out_url(reason))
                          for reason in Exclusion.LABELS if excluded.get(reason)],
-            "records": count + sum(excluded.values()),
         }
 
     @staticmethod
-    def _massmail_background_counts(record_count):
-        """The page's numbers for a list created in the background: only how many
-        records it has. Counting by reason costs as much as creating, which is why the
+    def _massmail_background_counts():
+        """The page's numbers for a list created in the background: none but the number
+        of records. Counting by reason costs as much as creating, which is why the
         mailing is created off the request; the background creation counts them and the
         mailing's page shows them with its progress."""
         return {
             "counted": False,
-            "records": record_count,
             "background_above": number_format(conf.CREATE_IN_BACKGROUND_ABOVE, force_grouping=True),
         }
 
@@ -499,7 +497,8 @@ class RecipientAdminMixin:
             "title": _("Create mailing"),
             "subtitle": capfirst(self.opts.verbose_name_plural),
             "form": form,
-            **(self._massmail_background_counts(record_count) if in_background else
+            "records": record_count,
+            **(self._massmail_background_counts() if in_background else
                self._massmail_counts(request, records, owner, options)),
             "origin": origin or [_("all records")],
             "add_message_url": self._massmail_add_message_url(request, form),
