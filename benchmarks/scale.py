@@ -1,13 +1,7 @@
 """Scale benchmark of massmail on PostgreSQL (issue 14). Not part of the test run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/7 \\
-        .venv/bin/python benchmarks/scale.py
-    options: --parts 1,2,3         the parts to run, by number (each runs alone too)
-             --sizes 100000,1000000   recipients of the creation runs (part 1)
-             --managers 10 --accounts 2 --recipients 10000   part 2's size: managers,
-                                   non-main accounts of each, recipients of each
-             --workers 4 --spacing 1 --dispatch-interval 60 --timeout 1800   part 2's run
-             --ratio-n 5000 --rounds 5   emails of each engine and raw round (part 3)
+        .venv/bin/python benchmarks/scale.py [--parts 1,2,3]    # --help lists the options
 
 It never touches your data: like throughput.py it drops and creates a database, named
 ``massmail_scale`` (or ``$MASSMAIL_SCALE_DATABASE``), on the server of ``DATABASE_URL``
@@ -400,10 +394,10 @@ def report_tenants(args, sink_name, mailings, run, emails):
           f"email through its -D dump (a FIFO read by grep)")
     print(f"   workers     {args.workers} x celery -A example_project worker --pool prefork "
           f"--concurrency 1 --prefetch-multiplier 1, Redis {os.environ['REDIS_URL']}")
-    print(f"   dispatch    no beat: each activation queues its first batches (DISPATCH_ON_ACTIVATE), "
-          f"and this "
-          f"process queues massmail.tasks.dispatch every {args.dispatch_interval:g} s (production "
-          f"beat: DISPATCH_INTERVAL={conf.DISPATCH_INTERVAL}): at "
+    print(f"   dispatch    no beat: each activation queues its first batches "
+          f"(DISPATCH_ON_ACTIVATE), and this process queues massmail.tasks.dispatch every "
+          f"{args.dispatch_interval:g} s (production beat: "
+          f"DISPATCH_INTERVAL={conf.DISPATCH_INTERVAL}): at "
           f"{', '.join(f'+{at:.0f}' for at in run['dispatches']) or 'none'} s")
     print(f"   settings    working hours off, daily limits {100 * args.recipients:,}; BATCH_SIZE="
           f"{conf.BATCH_SIZE}, BATCH_MAX_SECONDS={conf.BATCH_MAX_SECONDS}, SENDING_GROUP="

@@ -376,8 +376,8 @@ class Delivery(models.Model):
         HARD = "hard", _("hard")
         SOFT = "soft", _("soft")
 
-    # The mailing and account columns have no single-column index: the claim, unique
-    # and account-window indexes start with them (fewer indexes, faster creation).
+    # The mailing and account columns have no single-column index: the claim and
+    # account-window indexes start with them (fewer indexes, faster creation).
     mailing = models.ForeignKey(
         Mailing, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("mailing"),
         db_index=False,

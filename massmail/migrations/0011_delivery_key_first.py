@@ -3,8 +3,9 @@
 the key index it replaces goes. Mailing creation fills one index less, the one whose
 random inserts cost it most.
 
-On a large Delivery table the new unique index takes a while to build, and writes to
-the table wait for it.
+Dropping the old unique index locks the Delivery table until the migration commits,
+so on a large table reads and writes (the engine, unsubscribes, the admin) wait while
+the new index is built: run it when nothing sends.
 """
 
 import django.db.models.functions.text
@@ -28,6 +29,8 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='delivery',
-            constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('email'), models.F('mailing'), name='massmail_one_delivery_per_address'),
+            constraint=models.UniqueConstraint(
+                django.db.models.functions.text.Lower('email'), models.F('mailing'),
+                name='massmail_one_delivery_per_address'),
         ),
     ]
