@@ -76,6 +76,18 @@ def test_a_running_batch_makes_way_for_a_waiting_pair_but_not_for_a_continuation
     assert big.deliveries.filter(status="claimed").count() == 0  # the rest went back
 
 
+def test_a_pair_waiting_too_long_is_not_made_way_for(smtp_server, always_open, account_on):
+    """A first batch the broker lost keeps its ticket: after NEWCOMER_PATIENCE_SECONDS
+    running batches stop making way for it and send whole quanta again."""
+    big, account, other, other_account = big_and_waiting(account_on)
+    lost = timezone.now() - datetime.timedelta(seconds=tickets.NEWCOMER_PATIENCE_SECONDS + 1)
+    tickets.take(other.pk, other_account.pk, lost)
+    with override_settings(MASSMAIL={**settings.MASSMAIL, "BATCH_SIZE": 10, "SENDING_GROUP": 2,
+                                     "BATCH_MAX_SECONDS": 600}):
+        result = send_batch(big.pk, account.pk)
+    assert (big.deliveries.filter(status="sent").count(), result.more) == (30, False)
+
+
 def queued_tasks(monkeypatch):
     """([(mailing id, account id)] of the batches queued, [options] of the dispatches)."""
     queued, dispatches = [], []

@@ -20,6 +20,10 @@ from django.db import IntegrityError, transaction
 from ..models import BatchTicket
 
 TICKET_SECONDS = 900
+# A pair waiting longer than this for a worker is not served by making way any more (its
+# batch was lost, or the workers are busy with other tasks): running batches go back to
+# whole quanta instead of stopping after every group for TICKET_SECONDS.
+NEWCOMER_PATIENCE_SECONDS = 120
 
 
 def take(mailing_id, account_id, now, continuation=False):
@@ -48,6 +52,7 @@ def started(mailing_id, account_id):
 
 
 def newcomer_waiting(now):
-    """True while a queued batch that is not a continuation waits for a worker."""
-    stale = now - datetime.timedelta(seconds=TICKET_SECONDS)
-    return BatchTicket.objects.filter(continuation=False, queued_at__gte=stale).exists()
+    """True while a queued batch that is not a continuation waits for a worker, for at
+    most NEWCOMER_PATIENCE_SECONDS."""
+    since = now - datetime.timedelta(seconds=NEWCOMER_PATIENCE_SECONDS)
+    return BatchTicket.objects.filter(continuation=False, queued_at__gte=since).exists()
