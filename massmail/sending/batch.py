@@ -19,13 +19,11 @@ import datetime
 import logging
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError
 from django.db.models import Q
-from django.urls import get_script_prefix, get_urlconf, set_script_prefix, set_urlconf
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -44,6 +42,7 @@ from ..suppressions import suppress
 from ..tokens import unsubscribe_url
 from . import accounts, control, eligibility, schedule, states, tickets
 from .journal import Journal
+from .lookahead import Lookahead
 from .replies import Blame, Stage, classify
 from .routing import route
 from .transport import AccountError, open_transport
@@ -170,11 +169,6 @@ def _run(mailing_id, account_id, lease_owner, started, result, first=False):
     control.complete_if_finished(mailing)
 
 
-def _use_url_context(script_prefix, urlconf):
-    set_script_prefix(script_prefix)
-    set_urlconf(urlconf)
-
-
 class _Sender:
     def __init__(self, mailing, account, settings, prepared, lease_owner, result, *,
                  window_end, quantum_end):
@@ -194,39 +188,35 @@ class _Sender:
         self.renewed = time.monotonic()
         self.journal = Journal(lease_owner, account.pk)
         self.transport = None
+        self.lookahead = None  # while send() runs
 
     def send(self, ids):
-        """Send the claimed rows in groups. The next group's emails are rendered on a
-        helper thread while the current group is on the wire (rendering is CPU, SMTP
-        mostly waits), so the rendering cost hides behind the network. The helper starts
-        only once the group is marked: while it renders it holds the interpreter, and
-        the marking commit, which every email of the group waits for, would wait for it."""
+        """Send the claimed rows in groups, each made ready (rendered and committed
+        ``sending``) while the one before it is on the wire (lookahead.py)."""
         targets = self.check(ids)
         size = conf.SENDING_GROUP
         groups = [targets[start:start + size] for start in range(0, len(targets), size)]
-        # The helper thread builds unsubscribe URLs: give it this thread's URL context.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="massmail-render",
-                                initializer=_use_url_context,
-                                initargs=(get_script_prefix(), get_urlconf())) as renderer:
-            upcoming = renderer.submit(self.build_group, groups[0]) if groups else None
+        if not groups:
+            return
+        with Lookahead(self.build_group, self.journal) as self.lookahead:
             try:
+                self.lookahead.prepare(groups[0])
                 for index in range(len(groups)):
-                    if index and self.turn_over():
-                        states.release([t.delivery.pk for g in groups[index:] for t in g],
-                                       self.lease_owner)
-                        raise Stop(more=True)
-                    emails = upcoming.result()
+                    emails, started = self.lookahead.take()
                     later = [t for g in groups[index + 1:] for t in g]
-                    started = self.start_group(emails, later)
-                    if index + 1 < len(groups):
-                        upcoming = renderer.submit(self.build_group, groups[index + 1])
+                    last = not later or self.turn_over()
+                    if not last:
+                        self.lookahead.prepare(groups[index + 1])
                     self.send_group(emails, started, later)
+                    if last and later:
+                        states.release([t.delivery.pk for t in later], self.lease_owner)
+                        raise Stop(more=True)
             finally:
                 self.journal.flush()
 
     def turn_over(self):
-        """Between two groups, one at least sent: whether this batch should end and
-        queue its continuation, because its quantum is over or because another pair
+        """Before a group is sent: whether it should be this batch's last, which then
+        queues its continuation, because its quantum is over or because another pair
         waits for a worker (looked up every NEWCOMER_CHECK_SECONDS, see tickets.py)."""
         now = timezone.now()
         if now >= self.quantum_end:
@@ -241,17 +231,6 @@ class _Sender:
         now = timezone.now()
         return [self.build(target, now) for target in group]
 
-    def start_group(self, emails, later):
-        """Mark the group ``sending`` in one commit; returns the ids now ours to send."""
-        try:
-            self.before_each()
-            self.open_connection()
-        except Exception:
-            self.give_back(emails, set(), later)
-            raise
-        return self.journal.start([(t.delivery.pk, message_id) for t, message_id, _ in emails],
-                                  timezone.now())
-
     def send_group(self, emails, started, later):
         """Send the marked emails of a group one by one.
 
@@ -262,8 +241,7 @@ class _Sender:
             if target.delivery.pk not in started:
                 continue  # unsubscribed meanwhile, or the lease was lost
             try:
-                if index:
-                    self.before_each()
+                self.before_each()
                 self.open_connection()
             except Exception:
                 self.give_back(emails[index:], started, later)
@@ -271,8 +249,7 @@ class _Sender:
             try:
                 verdict = self.transport.send(self.account.from_email, target.delivery.email, data)
             except Exception as exc:
-                self.journal.flush()
-                states.mark_unknown(target.delivery.pk, self.lease_owner, _unexpected(exc))
+                self.unknown(target.delivery.pk, exc)
                 self.give_back(emails[index + 1:], started, later)
                 raise
             try:
@@ -283,13 +260,20 @@ class _Sender:
             except Exception as exc:
                 self.journal.held = [row for row in self.journal.held
                                      if row[-1] != target.delivery.pk]
-                states.mark_unknown(target.delivery.pk, self.lease_owner, _unexpected(exc))
+                self.unknown(target.delivery.pk, exc)
                 self.give_back(emails[index + 1:], started, later)
                 raise
 
+    def unknown(self, delivery_id, exc):
+        """The email may have left, an unexpected error says: never resend it."""
+        self.lookahead.settle()
+        self.journal.flush()
+        states.mark_unknown(delivery_id, self.lease_owner, _unexpected(exc))
+
     def give_back(self, emails, started, later):
-        """Return rows this batch will not attempt: marked ones to ``claimed``, then all
-        of them to ``pending``."""
+        """Return rows this batch will not attempt: marked ones (the next group's too,
+        see lookahead.py) to ``claimed``, then all of them to ``pending``."""
+        self.lookahead.withdraw()
         self.journal.flush()
         ids = [target.delivery.pk for target, _message_id, _data in emails]
         states.unsend([pk for pk in ids if pk in started], self.lease_owner)
@@ -299,6 +283,7 @@ class _Sender:
         try:
             self.transport.ensure_open()
         except AccountError as exc:
+            self.lookahead.settle()
             if exc.authentication:
                 accounts.disable(self.account, str(exc))
             else:
@@ -410,6 +395,7 @@ class _Sender:
             self.journal.sent(delivery.pk, verdict.code, verdict.reply[:2000], timezone.now())
             accounts.succeeded(self.account)
             return
+        self.lookahead.settle()  # the handlers may open transactions
         self.journal.flush()
         handler = getattr(self, f"on_{verdict.blame}")
         handler(delivery, verdict)

@@ -147,21 +147,21 @@ def mark_sent(held, lease_owner):
     )
 
 
-def write_together(statements):
-    """Run the (sql, params) ``statements`` in one transaction; returns the rows the
-    first one returns (if any).
+def write_together(statements, db=connection):
+    """Run the (sql, params) ``statements`` in one transaction on ``db``; returns the
+    rows the first one returns (if any).
 
-    On PostgreSQL with client-side parameter binding (Django's default), they go as one
-    query string: the server runs a multi-statement query as one implicit transaction,
-    so the hot path pays one round trip instead of BEGIN, each statement and COMMIT.
-    Elsewhere (SQLite, server-side binding) they run one by one in a transaction.
+    Where writes_in_one_request(db), they go as one query string: the server runs a
+    multi-statement query as one implicit transaction, so the hot path pays one round
+    trip instead of BEGIN, each statement and COMMIT. Elsewhere they run one by one in a
+    transaction.
     """
-    with connection.cursor() as cursor:
-        if _one_request():
+    with db.cursor() as cursor:
+        if writes_in_one_request(db):
             cursor.execute("; ".join(sql for sql, _params in statements),
                            [value for _sql, params in statements for value in params])
             return cursor.fetchall() if cursor.description else []
-        with transaction.atomic():
+        with transaction.atomic(using=db.alias):
             rows = []
             for index, (sql, params) in enumerate(statements):
                 cursor.execute(sql, params)
@@ -170,9 +170,11 @@ def write_together(statements):
             return rows
 
 
-def _one_request():
-    return connection.vendor == "postgresql" and not connection.settings_dict.get(
-        "OPTIONS", {}).get("server_side_binding")
+def writes_in_one_request(db):
+    """PostgreSQL with client-side parameter binding (Django's default): statements
+    can be sent together as one query string, from any thread sharing ``db``."""
+    return db.vendor == "postgresql" and not db.settings_dict.get("OPTIONS", {}).get(
+        "server_side_binding")
 
 
 def unsend(ids, lease_owner):
