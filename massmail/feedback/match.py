@@ -31,8 +31,10 @@ def latest_to(address, account, now):
     if not address:
         return None
     since = now - datetime.timedelta(days=conf.FEEDBACK_LOOKBACK_DAYS)
+    # Every sent row was attempted: saying so lets the account's index of attempts
+    # (a partial index, see Delivery.Meta) find it among the account's rows.
     return (Delivery.objects.filter(email=normalise_email(address), account=account,
-                                    sent_at__gte=since)
+                                    sent_at__gte=since, attempted_at__isnull=False)
             .select_related("mailing").order_by("-sent_at").first())
 
 
