@@ -1,15 +1,19 @@
 """The next group is made ready (rendered and committed ``sending``) while the current one
 is on the wire, and given back unsent when the batch stops (massmail/sending/lookahead.py)."""
 
+import logging
 import threading
 import time
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import override_settings
 
 from massmail.models import Suppression
+from massmail.sending import batch, states
+from massmail.sending.dispatch import dispatch
+from massmail.sending.journal import Journal
 
 from .engine import contacts, send_all, start_mailing
 from .factories import UserFactory
@@ -73,3 +77,38 @@ def test_a_stop_gives_the_group_made_ready_back_unsent(smtp_server, always_open,
     assert set(rows.values()) == {"pending"}
     assert not mailing.deliveries.filter(lease_owner__gt="").exclude(status="sent").exists()
     assert not Suppression.objects.exists()
+
+
+def test_a_failed_write_ahead_sends_nothing_unmarked_and_loses_no_success(
+        smtp_server, always_open, account_on, monkeypatch, caplog):
+    manager = UserFactory()
+    account_on(manager)
+    people = contacts(manager, 4)
+    mailing = start_mailing(manager)
+    real_start = Journal.start
+    calls = []
+
+    def second_write_fails(self, *args, **kwargs):
+        calls.append(threading.current_thread().name)
+        if len(calls) == 2:
+            raise OperationalError("the server closed the connection")
+        return real_start(self, *args, **kwargs)
+
+    monkeypatch.setattr(Journal, "start", second_write_fails)
+    with GROUP_OF_TWO, caplog.at_level(logging.ERROR, logger="massmail.sending.batch"):
+        ((mailing_id, account_id),) = dispatch()
+        batch.send_batch(mailing_id, account_id)
+    # The second group's mark failed (on the helper thread where the database allows
+    # it): its emails never left, its rows wait again, the first group's successes are
+    # recorded.
+    helper = states.writes_in_one_request(connection)
+    assert calls[1].startswith("massmail-lookahead") == helper
+    assert "the server closed the connection" in caplog.text
+    assert smtp_server.handler.recipients() == [people[0].email, people[1].email]
+    rows = dict(mailing.deliveries.values_list("email", "status"))
+    assert [rows[p.email] for p in people] == ["sent", "sent", "pending", "pending"]
+    monkeypatch.setattr(Journal, "start", real_start)
+    with GROUP_OF_TWO:
+        send_all()
+    assert set(mailing.deliveries.values_list("status", flat=True)) == {"sent"}
+    assert sorted(smtp_server.handler.recipients()) == sorted(p.email for p in people)
