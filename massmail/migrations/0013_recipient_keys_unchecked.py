@@ -1,7 +1,7 @@
 """Recipient's foreign keys cost mailing creation less: no database constraint on the
 content type and the sticky account (Django applies on_delete in Python either way), and
 the account's index holds only rows that have an account. A million-row creation took
-18.5-20.3 s instead of 23.7-32.0 s in benchmarks/scale.py (see Recipient).
+18.5-23.7 s instead of 23.7-32.0 s in benchmarks/scale.py (see Recipient).
 """
 
 import django.db.models.deletion

@@ -88,7 +88,7 @@ class Lookahead:
         """Give the group made ready back unsent: its rows return to ``claimed``."""
         self.settle()
         if self.ready:
-            emails, started = self.ready
+            _emails, started = self.ready
             self.ready = None
             states.unsend(list(started), self.journal.lease_owner)
 
