@@ -57,6 +57,17 @@ FRESH = "massmail_creation_fresh_{}"
 _table_numbers = itertools.count()
 
 
+def mailing_has_key(key_sql):
+    """SQL that is true when the mailing (the one %s parameter) has a delivery to the
+    address key ``key_sql`` already: one probe of its unique (key, mailing) index per
+    row. A scalar subquery, which PostgreSQL never turns into a join: the planner cannot
+    know how many rows a mailing being created has (they are not committed, so never
+    analysed), and as a join it would read every delivery of the mailing, chunk after
+    chunk."""
+    return (f"(SELECT 1 FROM {Delivery._meta.db_table} AS d WHERE d.mailing_id = %s "
+            f"AND LOWER(d.email) = {key_sql}) IS NOT NULL")
+
+
 def add(mailing, source, queryset, excluded, skip_already_received):
     """Add the deliveries of ``queryset`` (records of ``source``) to ``mailing`` and
     count what is left out in the Counter ``excluded``. Returns (records processed, a
@@ -155,10 +166,8 @@ def _write(cursor, stage, fresh, mailing, source, ids):
     mailed before has), or one drawn from the Recipient sequence for the row about to be
     written. So neither insert joins a table that it is growing (the planner, which saw
     it empty, would scan it once per row). Whether the mailing has an address already
-    is one probe of its unique key index per row (a scalar subquery, which PostgreSQL
-    never turns into a join): as a join, the planner would hash every delivery of the
-    mailing for every chunk. The rows are sorted by key in byte order (``COLLATE "C"``,
-    much cheaper to compare), so the key index is filled in order."""
+    is mailing_has_key. The rows are sorted by key in byte order (``COLLATE "C"``, much
+    cheaper to compare), so the key index is filled in order."""
     recipients, pk = Recipient._meta.db_table, Recipient._meta.pk.column
     content_type_id = source.content_type.pk
     cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {recipients} AS r WHERE r.content_type_id = %s "
@@ -173,9 +182,8 @@ def _write(cursor, stage, fresh, mailing, source, ids):
         f"COALESCE(recipient_id, nextval((SELECT pg_get_serial_sequence(%s, %s)::regclass))) "
         f"AS recipient_id, recipient_id IS NULL AS new FROM (SELECT DISTINCT ON "
         f'(s.key COLLATE "C") s.object_id, s.email, {existing[0]} AS recipient_id '
-        f"FROM {stage} AS s WHERE s.reason IS NULL AND (SELECT 1 FROM "
-        f"{Delivery._meta.db_table} AS d WHERE d.mailing_id = %s AND LOWER(d.email) = s.key) "
-        f'IS NULL ORDER BY s.key COLLATE "C", s.object_id) AS f',
+        f"FROM {stage} AS s WHERE s.reason IS NULL AND NOT {mailing_has_key('s.key')} "
+        f'ORDER BY s.key COLLATE "C", s.object_id) AS f',
         [recipients, pk, *existing[1], mailing.pk])
     written = cursor.rowcount
     # One address per record on this path, so object_id is unique in the fresh table.
@@ -198,7 +206,7 @@ def _write(cursor, stage, fresh, mailing, source, ids):
     return written
 
 
-def _insert_select(model, values, source_sql, source_params=()):
+def _insert_select(model, values, source_sql):
     """SQL and params of ``INSERT INTO model … SELECT … FROM source_sql``: the columns
     in ``values`` ({attname: (SQL, params)}) and every other column but the primary key
     its model default (or its database default), so fields added to the model later are
@@ -216,4 +224,4 @@ def _insert_select(model, values, source_sql, source_params=()):
             selects.append("%s")
             params.append(field.get_db_prep_save(field.get_default(), connection))
     return (f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) "
-            f"SELECT {', '.join(selects)} FROM {source_sql}", [*params, *source_params])
+            f"SELECT {', '.join(selects)} FROM {source_sql}", params)

@@ -15,6 +15,7 @@ from django.db import connections, router
 from ..addresses import address_key, key_expression
 from ..audience import Exclusion, candidates, entries, suppression_reasons
 from ..models import Delivery, Recipient
+from .database import mailing_has_key
 
 
 def add(mailing, source, queryset, excluded, skip_already_received, chunk_size):
@@ -66,20 +67,15 @@ def _first_per_address(mailing, entries_):
 
 
 def _taken(mailing, keys):
-    """The keys among ``keys`` that ``mailing`` has already.
-
-    On PostgreSQL, one probe of the unique key index per key. The planner cannot know
-    how many rows a mailing being created has (they are not committed, so never
-    analysed): for ``mailing_id = … AND LOWER(email) IN (…)`` it reads every row of the
-    mailing, for every streamed chunk. A scalar subquery is never turned into a join."""
+    """The keys among ``keys`` that ``mailing`` has already: on PostgreSQL one probe of
+    its key index per key (database.mailing_has_key; ``LOWER(email) IN (…)`` would read
+    every row of the mailing, for every streamed chunk)."""
     connection = connections[router.db_for_read(Delivery)]
     if connection.vendor != "postgresql":
         return set(_keys(mailing.deliveries.all(), keys))
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT k FROM UNNEST(%s::text[]) AS k WHERE (SELECT 1 FROM "
-            f"{Delivery._meta.db_table} AS d WHERE d.mailing_id = %s AND LOWER(d.email) = k) "
-            f"IS NOT NULL", [list(keys), mailing.pk])
+        cursor.execute(f"SELECT k FROM UNNEST(%s::text[]) AS k WHERE {mailing_has_key('k')}",
+                       [list(keys), mailing.pk])
         return {key for (key,) in cursor.fetchall()}
 
 
