@@ -258,8 +258,7 @@ class _Sender:
                 self.give_back(emails[index + 1:], started, later)
                 raise
             except Exception as exc:
-                self.journal.held = [row for row in self.journal.held
-                                     if row[-1] != target.delivery.pk]
+                self.journal.forget(target.delivery.pk)
                 self.unknown(target.delivery.pk, exc)
                 self.give_back(emails[index + 1:], started, later)
                 raise

@@ -38,6 +38,10 @@ class Journal:
         """Record a success; written with the next start() or flush()."""
         self.held.append((code, reply, when, delivery_id))
 
+    def forget(self, delivery_id):
+        """Drop the held success of a row whose recording failed: it becomes unknown."""
+        self.held = [row for row in self.held if row[-1] != delivery_id]
+
     def take(self):
         """The successes held so far, for start(): the caller writes them now."""
         held, self.held = self.held, []
