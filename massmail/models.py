@@ -390,8 +390,10 @@ class Delivery(models.Model):
         HARD = "hard", _("hard")
         SOFT = "soft", _("soft")
 
-    # The mailing and account columns have no single-column index: the claim and
-    # account-window indexes start with them (fewer indexes, faster creation).
+    # The mailing and account columns have no single-column index (fewer indexes, faster
+    # creation): the claim index starts with the mailing, and the account-window index
+    # with the account, for the rows an account attempted. Deleting an account (which
+    # sets its rows' account to NULL) reads the table once, a rare admin action.
     mailing = models.ForeignKey(
         Mailing, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("mailing"),
         db_index=False,
